@@ -1,0 +1,170 @@
+"""The ``eucaqa`` command: index, ask, serve, eval.
+
+A user mistake (missing folder, empty question, no index...) prints one line
+``eucaqa: error: ...`` and exits with code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from .errors import EucaqaError
+from .settings import documents_dir_default, index_dir_default
+
+EXIT_OK = 0
+EXIT_USER_ERROR = 2
+
+EPILOG_INDEX = """example:
+  eucaqa index                      # embed new and changed files of documents/
+  eucaqa index --full               # embed everything again
+  eucaqa index --documents my_docs --index my_index"""
+EPILOG_ASK = """example:
+  eucaqa ask "When was the EU's renewed strategy towards Central Asia adopted?"
+  eucaqa ask "Who led the delegation to Brussels?" --json"""
+EPILOG_SERVE = """example:
+  eucaqa serve                      # http://127.0.0.1:7860
+  eucaqa serve --port 8080"""
+EPILOG_EVAL = """example:
+  eucaqa eval ../shared/eval/dev.jsonl
+  eucaqa eval questions.jsonl --json > report.json"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eucaqa",
+        description="Answers from your documents, copied verbatim with citations.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='example:\n  eucaqa index && eucaqa ask "What is the Middle Corridor?"',
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    def command(name: str, help_text: str, epilog: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=help_text, description=help_text, epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    index = command("index", "Build or update the index of the documents folder.", EPILOG_INDEX)
+    index.add_argument("--documents", default=str(documents_dir_default()), help="documents folder (default: %(default)s)")
+    index.add_argument("--index", default=str(index_dir_default()), help="index folder (default: %(default)s)")
+    index.add_argument("--full", action="store_true", help="embed every document again")
+
+    ask = command("ask", "Answer a question from the indexed documents.", EPILOG_ASK)
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--top-k", type=int, default=5, help="passages to retrieve (default: %(default)s)")
+    ask.add_argument("--index", default=str(index_dir_default()), help="index folder (default: %(default)s)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    serve = command("serve", "Update the index, then serve the web chat.", EPILOG_SERVE)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    serve.add_argument("--documents", default=str(documents_dir_default()), help="documents folder (default: %(default)s)")
+    serve.add_argument("--index", default=str(index_dir_default()), help="index folder (default: %(default)s)")
+
+    evaluate = command("eval", "Score the answers on a JSONL file of questions.", EPILOG_EVAL)
+    evaluate.add_argument("qa_file", metavar="QA.jsonl", help="one JSON object a line: question, answers, document")
+    evaluate.add_argument("--top-k", type=int, default=5, help="passages to retrieve (default: %(default)s)")
+    evaluate.add_argument("--index", default=str(index_dir_default()), help="index folder (default: %(default)s)")
+    evaluate.add_argument("--json", action="store_true", help="print the numbers and per-question rows as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    _configure_logging()
+    try:
+        if args.command == "index":
+            return _index(args)
+        if args.command == "ask":
+            return _ask(args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "eval":
+            return _eval(args)
+    except (EucaqaError, ValueError) as error:
+        print(f"eucaqa: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("eucaqa: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_OK
+
+
+def _configure_logging() -> None:
+    package_logger = logging.getLogger("eucaqa")
+    if not any(getattr(h, "_eucaqa_cli", False) for h in package_logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("eucaqa: %(message)s"))
+        handler._eucaqa_cli = True  # type: ignore[attr-defined]
+        package_logger.addHandler(handler)
+        package_logger.setLevel(logging.INFO)
+
+
+def run_index(documents: str, index: str, full: bool = False):
+    """Incremental build with a tqdm bar on stderr; returns IndexStats."""
+    from tqdm import tqdm
+
+    from .index import build_index
+
+    bar = None
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="embedding", unit="text", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        return build_index(documents, index, full=full, on_progress=on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _index(args: argparse.Namespace) -> int:
+    stats = run_index(args.documents, args.index, full=args.full)
+    for source, reason in stats.skipped:
+        print(f"skipped {source}: {reason}", file=sys.stderr)
+    print(f"index {args.index}: {stats.summary()}")
+    return EXIT_OK
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from .answering import answer
+
+    result = answer(args.question, top_k=args.top_k, index_dir=args.index)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(result.text)
+    for number, sentence in enumerate(result.sentences, start=1):
+        print(f"[{number}] {sentence.citation}")
+    if not result.found and result.passages:
+        print("closest passages:")
+        for passage in result.passages[:3]:
+            print(f"- {passage.citation}: {passage.text[:160]}...")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .app import serve
+
+    serve(host=args.host, port=args.port, documents_dir=args.documents, index_dir=args.index)
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_file, format_report
+
+    report = evaluate_file(args.qa_file, top_k=args.top_k, index_dir=args.index)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report))
+    return EXIT_OK

@@ -1,0 +1,248 @@
+"""Stage 1 — load: read a file of ``documents/`` and clean its text.
+
+A :class:`Document` holds the *cleaned* text of a whole file and the span of
+each page in it. Every later offset (chunks, answer sentences) points into this
+cleaned text, so ``document.text[start:end] == chunk.text`` always holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DocumentError, DocumentsFolderError
+from .settings import SUPPORTED_SUFFIXES
+
+logger = logging.getLogger(__name__)
+
+#: Text files with more than this share of undecodable or control characters are
+#: taken for binary files named ``.txt``.
+MAX_JUNK_SHARE = 0.05
+#: Paragraphs are separated by this in the cleaned text.
+PARAGRAPH_BREAK = "\n\n"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of a document: its 1-based number (None for text files) and span."""
+
+    number: int | None
+    start: int
+    end: int
+
+
+@dataclass
+class Document:
+    """The cleaned text of one file and where each of its pages lies in it."""
+
+    source: str
+    text: str
+    pages: list[Page] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "characters": len(self.text),
+            "pages": [page.number for page in self.pages],
+        }
+
+
+# --------------------------------------------------------------------------- files
+
+
+def list_document_files(documents_dir: str | Path) -> list[Path]:
+    """Every visible file under ``documents_dir``, sorted; raises if there are none."""
+    folder = Path(documents_dir)
+    if not folder.exists():
+        raise DocumentsFolderError(f"documents folder not found: {folder}")
+    if not folder.is_dir():
+        raise DocumentsFolderError(f"documents folder is not a folder: {folder}")
+    files = sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+    if not files:
+        raise DocumentsFolderError(
+            f"documents folder is empty: {folder} (add .pdf, .txt or .md files to it)"
+        )
+    return files
+
+
+def source_name(path: Path, documents_dir: str | Path) -> str:
+    """The name a document is cited by: its path relative to the documents folder."""
+    return path.relative_to(documents_dir).as_posix()
+
+
+def file_hash(path: str | Path) -> str:
+    """SHA-256 of a file's bytes: unchanged content is never embedded twice."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_document(path: str | Path, source: str | None = None) -> Document:
+    """Read and clean one ``.pdf``, ``.txt`` or ``.md`` file.
+
+    Raises:
+        DocumentError: the file is empty, unreadable, encrypted, image-only,
+            binary, or of an unsupported type. The message says which.
+    """
+    path = Path(path)
+    source = source or path.name
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(
+            f"unsupported file type '{suffix or path.name}' (supported: {', '.join(SUPPORTED_SUFFIXES)})"
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise DocumentError(f"cannot read file: {error.strerror or error}") from error
+    if size == 0:
+        raise DocumentError("empty file")
+    if suffix == ".pdf":
+        raw_pages = _read_pdf_pages(path)
+    else:
+        raw_pages = [(None, _read_text_file(path, source))]
+    document = _assemble(source, raw_pages)
+    if not document.pages:
+        if suffix == ".pdf":
+            raise DocumentError("no extractable text (a scanned or image-only PDF?)")
+        raise DocumentError("no text after cleaning (the file holds only whitespace)")
+    return document
+
+
+def _read_text_file(path: Path, source: str) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise DocumentError("not a text file (binary content)")
+    text = data.decode("utf-8", errors="replace")
+    replaced = text.count("\ufffd")
+    controls = sum(1 for char in text if unicodedata.category(char) == "Cc" and char not in "\n\r\t\f")
+    if (replaced + controls) > MAX_JUNK_SHARE * max(len(text), 1):
+        raise DocumentError("not a text file (binary content)")
+    if replaced:
+        logger.warning("%s: %d bytes are not valid UTF-8 and were replaced", source, replaced)
+    return text
+
+
+def _read_pdf_pages(path: Path) -> list[tuple[int, str]]:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            # pypdf tries the empty user password itself; this tells whether it worked.
+            reader.decrypt("")
+        page_count = len(reader.pages)
+    except FileNotDecryptedError as error:
+        raise DocumentError("encrypted PDF that needs a password") from error
+    except Exception as error:  # pypdf raises many kinds on broken files
+        raise DocumentError(f"unreadable PDF ({type(error).__name__}: {error})") from error
+    pages: list[tuple[int, str]] = []
+    failures = []
+    for number in range(1, page_count + 1):
+        try:
+            pages.append((number, reader.pages[number - 1].extract_text() or ""))
+        except FileNotDecryptedError as error:
+            raise DocumentError("encrypted PDF that needs a password") from error
+        except Exception as error:  # one bad page must not lose the others
+            failures.append(f"p. {number}: {type(error).__name__}")
+    if failures and len(failures) == page_count:
+        raise DocumentError(f"unreadable PDF (no page could be read; {failures[0]})")
+    if failures:
+        logger.warning("%s: skipped unreadable pages: %s", path.name, ", ".join(failures))
+    return pages
+
+
+def _assemble(source: str, raw_pages: list[tuple[int | None, str]]) -> Document:
+    """Clean each page and lay the non-empty ones end to end in one text."""
+    parts: list[str] = []
+    pages: list[Page] = []
+    offset = 0
+    for number, raw in raw_pages:
+        cleaned = clean_text(raw)
+        if not cleaned:
+            continue
+        if parts:
+            parts.append(PARAGRAPH_BREAK)
+            offset += len(PARAGRAPH_BREAK)
+        parts.append(cleaned)
+        pages.append(Page(number=number, start=offset, end=offset + len(cleaned)))
+        offset += len(cleaned)
+    return Document(source=source, text="".join(parts), pages=pages)
+
+
+# ------------------------------------------------------------------------ cleaning
+
+# A hyphen at a line end with a word part on each side: "Kazakh-\nstan".
+_LINE_END_HYPHEN = re.compile(r"(\w+)-[ \t]*\n[ \t\n]*(\w+)")
+_WORDS = re.compile(r"\w+")
+_HYPHENATED_WORDS = re.compile(r"\w+(?:-\w+)+")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
+
+
+def clean_text(raw: str) -> str:
+    """Turn extracted or typed text into clean running text.
+
+    - Unicode NFKC (ligatures such as U+FB01 become ``fi``); private-use and
+      control characters become spaces; soft hyphens are dropped.
+    - Words broken at a line end are joined (``Kazakh-\\nstan`` -> ``Kazakhstan``)
+      unless the hyphen is real: the next part starts with a capital or digit
+      (``EU-\\nCentral``), or the document spells the word with a hyphen
+      elsewhere and never without (``multi-\\ndimensional``).
+    - Lines of a paragraph are joined with one space; blank lines separate
+      paragraphs; runs of spaces collapse to one.
+    """
+    text = unicodedata.normalize("NFKC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u00ad", "")
+    text = "".join(
+        " " if (unicodedata.category(char) in ("Co", "Cc", "Cs") and char not in "\n\t") else char
+        for char in text
+    )
+    text = _join_broken_words(text)
+    paragraphs = []
+    for block in _BLANK_LINES.split(text):
+        lines = (_SPACES.sub(" ", line).strip() for line in block.split("\n"))
+        paragraph = " ".join(line for line in lines if line)
+        if paragraph:
+            paragraphs.append(paragraph)
+    return PARAGRAPH_BREAK.join(paragraphs)
+
+
+def _join_broken_words(text: str) -> str:
+    if "-" not in text:
+        return text
+    # What the document itself says, away from line ends, decides doubtful cases.
+    flat = _LINE_END_HYPHEN.sub(" ", text)
+    known_words = {word.lower() for word in _WORDS.findall(flat)}
+    known_hyphenated = {word.lower() for word in _HYPHENATED_WORDS.findall(flat)}
+
+    def join(match: re.Match) -> str:
+        left, right = match.group(1), match.group(2)
+        if not (left[-1].isalpha() and right[0].islower()):
+            return f"{left}-{right}"  # "EU-\nCentral", "2013-\n2017": a real hyphen
+        joined = (left + right).lower()
+        hyphenated = f"{left}-{right}".lower()
+        if hyphenated in known_hyphenated and joined not in known_words:
+            return f"{left}-{right}"
+        return left + right
+
+    return _LINE_END_HYPHEN.sub(join, text)
+
+
+def document_page(document: Document, offset: int) -> int | None:
+    """The page number that holds ``offset`` of the document's text."""
+    for page in document.pages:
+        if page.start <= offset < page.end:
+            return page.number
+    return document.pages[-1].number if document.pages else None

