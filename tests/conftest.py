@@ -20,10 +20,9 @@ TESTS_DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 @pytest.fixture(scope="session")
 def embedder():
     """The real bundled MiniLM, loaded once for the whole session."""
-    from eucaqa.embedding import Embedder
-    from eucaqa.settings import Settings
+    from eucaqa.embedding import shared_embedder
 
-    model = Embedder(Settings().model_path)
+    model = shared_embedder()
     model.model  # load now, not inside a timed step
     return model
 

@@ -73,6 +73,9 @@ class Embedder:
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as transformers_logging
+
+                    transformers_logging.disable_progress_bar()
 
                     self._model = SentenceTransformer(
                         str(self.model_path), device="cpu", local_files_only=True
@@ -138,3 +141,18 @@ class Embedder:
         return self.model.encode(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )[0].astype(np.float32, copy=False)
+
+
+_shared: dict[str, Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(model_path: str | Path | None = None) -> Embedder:
+    """One Embedder per model folder for the whole process (the model loads once)."""
+    from .settings import Settings
+
+    key = str(model_path or Settings().model_path)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Embedder(key)
+        return _shared[key]

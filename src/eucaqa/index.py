@@ -48,7 +48,7 @@ FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
 NO_PAGE = -1
-BM25_STOPWORDS = "en"
+BM25_STOPWORDS = "en_plus"
 
 
 @dataclass
@@ -353,6 +353,7 @@ def _build_config(settings: Settings, embedder: Embedder) -> dict:
         "chunking": {
             "max_tokens": settings.chunk_max_tokens,
             "overlap_sentences": settings.chunk_overlap_sentences,
+            "bm25_stopwords": BM25_STOPWORDS,
         },
     }
 

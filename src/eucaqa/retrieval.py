@@ -1,0 +1,128 @@
+"""Stage 5 — retrieve: find the passages most likely to answer a question.
+
+Two rankings over the same chunks, fused by reciprocal rank fusion (RRF):
+dense (FAISS inner product of unit MiniLM vectors) and lexical (BM25 from
+``bm25s`` over Snowball-stemmed words).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .index import BM25_STOPWORDS, LoadedIndex, page_number
+
+#: The usual RRF constant (Cormack et al., 2009): damps the weight of top ranks.
+RRF_K = 60
+#: Each ranking contributes this many candidates per passage asked for.
+CANDIDATES_PER_PASSAGE = 4
+MIN_CANDIDATES = 20
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk: its text, where it comes from, and its fused score."""
+
+    text: str
+    source: str
+    page: int | None
+    start: int
+    end: int
+    score: float
+    #: cosine similarity of the chunk to the question
+    similarity: float
+    #: row of the chunk in the index (to find its sentences)
+    chunk: int
+
+    @property
+    def citation(self) -> str:
+        return self.source if self.page is None else f"{self.source}, p. {self.page}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@lru_cache(maxsize=1)
+def stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def lexical_terms(text: str) -> list[str]:
+    """Stemmed, lower-cased words without English stopwords: BM25's view of a text."""
+    import bm25s
+
+    return bm25s.tokenize(
+        [text], stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
+    )[0]
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:
+    """Fuse rankings (best first) into ``{item: sum of 1 / (k + rank)}``, best first.
+
+    Ties keep the lower item number first, so the result is deterministic.
+    """
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return dict(sorted(fused.items(), key=lambda pair: (-pair[1], pair[0])))
+
+
+class Retriever:
+    """Hybrid search over one loaded index."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self.index = index
+        scores = index.bm25.scores
+        self.vocabulary: dict[str, int] = index.bm25.vocab_dict
+        document_frequency = np.diff(np.asarray(scores["indptr"]))
+        n = max(int(scores["num_docs"]), 1)
+        #: BM25's inverse document frequency of each vocabulary term
+        self.idf = np.log(1.0 + (n - document_frequency + 0.5) / (document_frequency + 0.5))
+
+    def term_weight(self, term: str) -> float:
+        """IDF of a stemmed term; unseen terms weigh as much as the rarest ones."""
+        position = self.vocabulary.get(term)
+        return float(self.idf[position]) if position is not None else float(self.idf.max(initial=1.0))
+
+    def search(self, question_vector: np.ndarray, terms: list[str], top_k: int) -> list[Passage]:
+        """The ``top_k`` passages by fused rank, best first."""
+        total = len(self.index.chunks)
+        if total == 0:
+            return []
+        wanted = min(total, max(MIN_CANDIDATES, CANDIDATES_PER_PASSAGE * top_k))
+        similarities, dense_rows = self.index.faiss_index.search(question_vector.reshape(1, -1), wanted)
+        dense = [int(row) for row in dense_rows[0] if row >= 0]
+        similarity = {row: float(s) for row, s in zip(dense, similarities[0])}
+        known = [term for term in terms if term in self.vocabulary]
+        lexical: list[int] = []
+        if known:
+            bm25_scores = self.index.bm25.get_scores(known)
+            top = np.argpartition(-bm25_scores, min(wanted, total) - 1)[:wanted]
+            lexical = [int(row) for row in top[np.argsort(-bm25_scores[top])] if bm25_scores[row] > 0]
+        fused = reciprocal_rank_fusion([dense, lexical])
+        best = list(fused)[:top_k]
+        missing = [row for row in best if row not in similarity]
+        if missing:
+            vectors = np.vstack([self.index.faiss_index.reconstruct(row) for row in missing])
+            for row, value in zip(missing, vectors @ question_vector):
+                similarity[row] = float(value)
+        return [self._passage(row, fused[row], similarity[row]) for row in best]
+
+    def _passage(self, row: int, score: float, similarity: float) -> Passage:
+        doc, page, start, end = (int(x) for x in self.index.chunks[row, :4])
+        return Passage(
+            text=self.index.texts[doc][start:end],
+            source=self.index.sources[doc],
+            page=page_number(page),
+            start=start,
+            end=end,
+            score=round(score, 6),
+            similarity=round(similarity if math.isfinite(similarity) else 0.0, 6),
+            chunk=row,
+        )

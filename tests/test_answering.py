@@ -1,0 +1,233 @@
+"""Answers: retrieval, sentence choice, citations, abstention, the CLI ``ask``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from eucaqa import answer
+from eucaqa.answering import expected_answer_type, has_answer_type
+from eucaqa.cli import main
+from eucaqa.documents import load_document
+from eucaqa.errors import IndexNotFoundError
+from eucaqa.evaluation import contains_any, read_questions
+from eucaqa.index import build_index
+from eucaqa.retrieval import reciprocal_rank_fusion
+
+from conftest import SHIPPED_DOCUMENTS, TESTS_DEV_SET
+
+DEV = read_questions(TESTS_DEV_SET)
+IN_SCOPE = [item for item in DEV if item["answers"]]
+OUT_OF_SCOPE = [item for item in DEV if not item["answers"]]
+
+
+def test_reciprocal_rank_fusion_rewards_agreement():
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]], k=60)
+    assert list(fused) == [1, 3, 2, 4]
+    assert fused[1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[4] == pytest.approx(1 / 63)
+    assert reciprocal_rank_fusion([[], []]) == {}
+
+
+def test_fusion_ties_are_deterministic():
+    assert list(reciprocal_rank_fusion([[5, 2], [2, 5]])) == [2, 5]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When did the agreement enter into force?", "date"),
+        ("In what year was the programme launched?", "date"),
+        ("Since when has Kazakhstan been a member?", "date"),
+        ("What share of exports is oil?", "share"),
+        ("What percentage of trade comes from the EU?", "share"),
+        ("How much money was allocated?", "amount"),
+        ("How many areas does it cover?", "amount"),
+        ("What was the value of exports in 2024?", "amount"),
+        ("Who led the delegation?", "person"),
+        ("Which official met the delegation?", "person"),
+        ("Where will the summit take place?", "place"),
+        ("In which city was it signed?", "place"),
+        ("Why was the ratification delayed?", None),
+        ("What is the Middle Corridor?", None),
+    ],
+)
+def test_expected_answer_type(question, expected):
+    assert expected_answer_type(question) == expected
+
+
+def test_answer_type_evidence_must_be_new_to_the_question():
+    assert has_answer_type("It entered into force in 2010.", "date", "When did it enter into force?")
+    assert not has_answer_type("In 2017 trade fell.", "date", "What happened to trade in 2017?")
+    assert has_answer_type("Oil is 80% of exports.", "share", "What share of exports is oil?")
+    assert not has_answer_type("Oil is most of exports.", "share", "What share of exports is oil?")
+    assert has_answer_type("It was led by Roman Vassilenko.", "person", "Who led it?")
+    assert not has_answer_type("anything", None, "Why?")
+
+
+def test_faiss_search_matches_brute_force_on_seeded_vectors():
+    import faiss
+
+    rng = np.random.default_rng(42)
+    vectors = rng.standard_normal((2000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:20] + 0.1 * rng.standard_normal((20, 384)).astype(np.float32)
+    index = faiss.IndexFlatIP(384)
+    index.add(vectors)
+    _, found = index.search(queries, 10)
+    expected = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    assert (found == expected).all()
+
+
+@pytest.mark.parametrize("item", IN_SCOPE[::4], ids=lambda item: item["id"])
+def test_dev_questions_are_answered_with_an_accepted_string(item, shipped_index):
+    result = answer(item["question"], index_dir=shipped_index)
+    assert result.found
+    assert contains_any(result.text, item["answers"]), result.text
+    holding = [s for s in result.sentences if contains_any(s.text, item["answers"])]
+    assert holding and all(s.source == item["document"] for s in holding)
+
+
+def test_dev_set_meets_the_targets(shipped_index):
+    from eucaqa.evaluation import evaluate_file
+
+    report = evaluate_file(TESTS_DEV_SET, index_dir=shipped_index)
+    assert report.answer_hit >= 0.95
+    assert report.hit_at_k == 1.0
+    assert report.citation_ok == 1.0
+    assert report.answered_in_scope >= report.in_scope - 1
+    assert report.abstained_out_of_scope >= report.out_of_scope - 1
+
+
+def test_every_cited_sentence_is_verbatim_at_its_offsets(shipped_index):
+    texts = {}
+    cited = 0
+    for item in DEV:
+        result = answer(item["question"], index_dir=shipped_index)
+        assert 0 < len(result.passages) <= 5
+        assert len(result.sentences) <= 3
+        assert sum(len(s.text) for s in result.sentences) <= 700
+        for number, sentence in enumerate(result.sentences, start=1):
+            if sentence.source not in texts:
+                texts[sentence.source] = load_document(SHIPPED_DOCUMENTS / sentence.source, sentence.source).text
+            assert texts[sentence.source][sentence.start : sentence.end] == sentence.text
+            assert f"{sentence.text} [{number}]" in result.text
+            cited += 1
+        for passage in result.passages:
+            if passage.source not in texts:
+                texts[passage.source] = load_document(SHIPPED_DOCUMENTS / passage.source, passage.source).text
+            assert texts[passage.source][passage.start : passage.end] == passage.text
+    assert cited >= len(IN_SCOPE)
+
+
+@pytest.mark.parametrize("item", OUT_OF_SCOPE[:2], ids=lambda item: item["id"])
+def test_out_of_scope_question_abstains_and_shows_closest_passages(item, shipped_index):
+    result = answer(item["question"], index_dir=shipped_index)
+    assert not result.found
+    assert result.sentences == []
+    assert "do not answer" in result.text
+    assert result.passages
+
+
+def test_to_dict_is_json(shipped_index):
+    result = answer(IN_SCOPE[0]["question"], top_k=3, index_dir=shipped_index)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert set(data) == {"question", "text", "found", "sentences", "passages", "seconds"}
+    assert len(data["passages"]) == 3
+    assert {"text", "source", "page", "start", "end", "score"} <= set(data["sentences"][0])
+
+
+def test_bad_questions_and_arguments(shipped_index, tmp_path):
+    for empty in ("", "   \n\t "):
+        with pytest.raises(ValueError, match="question must not be empty"):
+            answer(empty, index_dir=shipped_index)
+    with pytest.raises(ValueError, match="top_k must be >= 1, got 0"):
+        answer("What is TACIS?", top_k=0, index_dir=shipped_index)
+    with pytest.raises(IndexNotFoundError, match="eucaqa index"):
+        answer("What is TACIS?", index_dir=tmp_path / "no-index")
+
+
+def test_a_very_long_question_still_answers(shipped_index):
+    question = "When was the EU's renewed strategy towards Central Asia adopted? " + "word " * 4000
+    assert len(question) > 20_000
+    result = answer(question, index_dir=shipped_index)
+    assert result.passages and result.question == question
+
+
+def test_answer_sees_a_rebuilt_index_without_restart(docs_copy, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build_index(docs_copy, index_dir, embedder=embedder)
+    question = "What is the name of the solar power line across the Caspian Sea?"
+    before = answer(question, index_dir=index_dir)
+    assert not contains_any(before.text, ["Steppe Sun Link"])
+    (docs_copy / "forum.txt").write_text(
+        "The Samarkand Connectivity Forum gathered ministers from the five Central Asian states.\n\n"
+        "Delegates agreed to build a solar power line named the Steppe Sun Link across the Caspian Sea.",
+        encoding="utf-8",
+    )
+    build_index(docs_copy, index_dir, embedder=embedder)
+    after = answer(question, index_dir=index_dir)
+    assert after.found and contains_any(after.text, ["Steppe Sun Link"])
+    assert after.sentences[0].source == "forum.txt"
+
+
+def test_ask_json_matches_answer(shipped_index, capsys):
+    question = IN_SCOPE[2]["question"]
+    assert main(["ask", question, "--json", "--index", str(shipped_index)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = answer(question, index_dir=shipped_index).to_dict()
+    printed.pop("seconds"), expected.pop("seconds")
+    assert printed == expected
+
+
+def test_ask_prints_answer_then_citations(shipped_index, capsys):
+    assert main(["ask", IN_SCOPE[0]["question"], "--index", str(shipped_index)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "[1]" in lines[0]
+    assert lines[1].startswith("[1] ") and IN_SCOPE[0]["document"] in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ask", "  "], "eucaqa: error: question must not be empty"),
+        (["ask", "What is TACIS?", "--top-k", "0"], "eucaqa: error: top_k must be >= 1, got 0"),
+    ],
+)
+def test_ask_user_errors_are_one_line_exit_2(argv, message, shipped_index, capsys):
+    assert main([*argv, "--index", str(shipped_index)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [message]
+
+
+def test_ask_without_index_is_one_line_exit_2(tmp_path, capsys):
+    assert main(["ask", "What is TACIS?", "--index", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "eucaqa index" in err[0]
+
+
+def test_ask_does_not_import_gradio(shipped_index):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from eucaqa.cli import main; "
+        f"main(['ask', 'What is TACIS?', '--index', {str(shipped_index)!r}]); "
+        "print('GRADIO' if 'gradio' in sys.modules else 'NO-GRADIO')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "NO-GRADIO", result.stderr[-2000:]
+
+
+def test_eval_cli_json(shipped_index, capsys):
+    assert main(["eval", str(TESTS_DEV_SET), "--json", "--index", str(shipped_index)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["questions"] == len(DEV) and len(report["rows"]) == len(DEV)
+    assert {"answer_hit", "hit_at_k", "citation_ok", "latency_p50", "latency_p95"} <= set(report)
+
+
+def test_eval_of_a_missing_file_is_exit_2(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "none.jsonl")]) == 2
+    assert "question file not found" in capsys.readouterr().err
