@@ -22,7 +22,7 @@ from .errors import EucaqaError
 #: Called as ``on_progress(done, total)`` while texts are being embedded.
 ProgressCallback = Callable[[int, int], None]
 #: Texts handed to the model per call, so progress can be reported.
-BLOCK_SIZE = 256
+BLOCK_SIZE = 64
 
 
 class Embedder:
@@ -36,6 +36,7 @@ class Embedder:
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
 
     # -- identity -------------------------------------------------------------------
 
@@ -124,23 +125,30 @@ class Embedder:
         done = 0
         for block_start in range(0, len(order), BLOCK_SIZE):
             block = order[block_start : block_start + BLOCK_SIZE]
-            vectors[block] = self.model.encode(
-                [texts[i] for i in block],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            model = self.model
+            with self._encode_lock:
+                vectors[block] = model.encode(
+                    [texts[i] for i in block],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
             done += len(block)
             if on_progress:
                 on_progress(done, len(texts))
         return vectors
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One unit-length vector for a question (longer ones are cut to the window)."""
-        return self.model.encode(
-            [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )[0].astype(np.float32, copy=False)
+        """One unit-length vector for a question (longer ones are cut to the window).
+
+        Serialised: the fast tokenizer refuses concurrent use ("Already borrowed"),
+        and two cores gain nothing from parallel forward passes anyway.
+        """
+        model = self.model
+        with self._encode_lock:
+            vector = model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        return vector[0].astype(np.float32, copy=False)
 
 
 _shared: dict[str, Embedder] = {}

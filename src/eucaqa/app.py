@@ -1,0 +1,319 @@
+"""The web chat (Gradio): cited answers, their sources, documents and rebuilds.
+
+Document text is always HTML-escaped before it is shown, uploads are stored
+only inside the documents folder under a sanitised name, and the server binds
+127.0.0.1 unless told otherwise. Questions are answered from the current index
+while a rebuild runs; the new index is picked up when its build completes.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import shutil
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from .answering import Answer, answer
+from .errors import EucaqaError
+from .settings import SUPPORTED_SUFFIXES
+
+logger = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_NAME_CHARS = 120
+QUESTION_CONCURRENCY = 8
+EXAMPLE_QUESTIONS = [
+    "Who led Kazakhstan's delegation to Brussels for the Middle Corridor talks?",
+    "When was the EU's renewed strategy towards Central Asia adopted?",
+    "What share of Kazakhstan's exports to the EU is oil and gas?",
+    "Which border management programme did the EU start in Central Asia in 2003?",
+]
+CSS = """
+.eucaqa-passage { border-left: 3px solid #c7d2fe; padding: 4px 10px; margin: 10px 0; }
+.eucaqa-passage mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.eucaqa-citation { font-size: 0.85em; color: #4b5563; margin-bottom: 2px; }
+"""
+
+
+# ------------------------------------------------------------------- rendering
+
+
+def escape(text: str) -> str:
+    """Document text made inert for the chat's Markdown and HTML: shown as typed, run never."""
+    markdown_inert = re.sub(r"([\\`*_{}\[\]()#+\-.!|~])", r"\\\1", text)
+    return html.escape(markdown_inert, quote=False)
+
+
+def render_reply(result: Answer) -> str:
+    """The chat bubble: answer sentences with [n] markers, then one source per line."""
+    if not result.found:
+        closest = "".join(f"\n- {escape(p.citation)}" for p in result.passages[:3])
+        reply = escape(result.text)
+        return reply + (f"\n\nClosest passages (see Sources):{closest}" if closest else "")
+    body = " ".join(f"{escape(s.text)} **\\[{n}\\]**" for n, s in enumerate(result.sentences, start=1))
+    sources = "\n".join(f"\\[{n}\\] {escape(s.citation)}  " for n, s in enumerate(result.sentences, start=1))
+    return f"{body}\n\n{sources}"
+
+
+def render_sources(result: Answer) -> str:
+    """The retrieved passages as HTML, the answer's sentences marked inside them."""
+    if not result.passages:
+        return "<p>No passages.</p>"
+    blocks = []
+    for number, passage in enumerate(result.passages, start=1):
+        spans = sorted(
+            (max(s.start, passage.start) - passage.start, min(s.end, passage.end) - passage.start)
+            for s in result.sentences
+            if s.source == passage.source and s.start < passage.end and s.end > passage.start
+        )
+        parts, cursor = [], 0
+        for start, end in spans:
+            if start < cursor:
+                continue
+            parts.append(html.escape(passage.text[cursor:start]))
+            parts.append(f"<mark>{html.escape(passage.text[start:end])}</mark>")
+            cursor = end
+        parts.append(html.escape(passage.text[cursor:]))
+        blocks.append(
+            f'<div class="eucaqa-passage"><div class="eucaqa-citation">Passage {number} · '
+            f"{html.escape(passage.citation)} · score {passage.score:.3f}</div>"
+            f"<div>{''.join(parts)}</div></div>"
+        )
+    return "".join(blocks)
+
+
+# --------------------------------------------------------------------- uploads
+
+
+@dataclass
+class StoredUpload:
+    name: str
+    message: str
+    stored: bool
+
+
+def safe_file_name(name: str) -> str:
+    """A plain file name: no folders, no '..', no control characters, not hidden, not too long.
+
+    Raises:
+        ValueError: nothing usable is left of the name.
+    """
+    name = unicodedata.normalize("NFC", name.replace("\x00", ""))
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(char for char in name if unicodedata.category(char)[0] != "C")
+    name = re.sub(r"[<>:\"|?*]", "_", name).strip().lstrip(".").strip()
+    if len(name) > MAX_NAME_CHARS:
+        stem, suffix = os.path.splitext(name)
+        name = stem[: MAX_NAME_CHARS - len(suffix)] + suffix
+    if not name or name in (".", ".."):
+        raise ValueError("the file name is empty once made safe")
+    return name
+
+
+def store_upload(source_path: str | Path, original_name: str, documents_dir: str | Path) -> StoredUpload:
+    """Copy an uploaded file into ``documents_dir``, refusing what does not belong there."""
+    documents_dir = Path(documents_dir)
+    try:
+        name = safe_file_name(original_name)
+    except ValueError as error:
+        return StoredUpload(original_name, f"refused {original_name!r}: {error}", False)
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return StoredUpload(name, f"refused {name}: only {', '.join(SUPPORTED_SUFFIXES)} files are accepted", False)
+    size = Path(source_path).stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        return StoredUpload(name, f"refused {name}: {size / 2**20:.0f} MB is over the 50 MB limit", False)
+    data_head = Path(source_path).read_bytes()[:5]
+    if suffix == ".pdf" and not data_head.startswith(b"%PDF"):
+        return StoredUpload(name, f"refused {name}: not a PDF file", False)
+    documents_dir.mkdir(parents=True, exist_ok=True)
+    target = documents_dir / name
+    renamed = False
+    counter = 2
+    while target.exists():
+        if target.read_bytes() == Path(source_path).read_bytes():
+            return StoredUpload(target.name, f"{target.name} is already in the documents", False)
+        target = documents_dir / f"{Path(name).stem} ({counter}){Path(name).suffix}"
+        renamed = True
+        counter += 1
+    if target.resolve().parent != documents_dir.resolve():
+        return StoredUpload(name, f"refused {name}: it would be stored outside the documents folder", False)
+    tmp = documents_dir / f".upload-{os.getpid()}-{threading.get_ident()}"
+    shutil.copyfile(source_path, tmp)
+    os.replace(tmp, target)
+    note = f" (a different {name} exists, so it was stored as {target.name})" if renamed else ""
+    return StoredUpload(target.name, f"added {target.name}{note}", True)
+
+
+# ------------------------------------------------------------------------ app
+
+
+def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "index"):
+    """The Gradio Blocks of the chat and documents tabs."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    from .index import build_index, load_index
+
+    documents_dir, index_dir = Path(documents_dir), Path(index_dir)
+    rebuild_lock = threading.Lock()
+
+    def api_answer(question: str) -> dict:
+        """Answer a question from the documents; returns Answer.to_dict()."""
+        return answer(question, index_dir=index_dir).to_dict()
+
+    def chat(question: str, history: list):
+        history = list(history or [])
+        question = (question or "").strip()
+        if not question:
+            return "", history, gr.update()
+        try:
+            result = answer(question, index_dir=index_dir)
+        except (EucaqaError, ValueError) as error:
+            history += [
+                {"role": "user", "content": escape(question)},
+                {"role": "assistant", "content": escape(f"Error: {error}")},
+            ]
+            return "", history, "<p></p>"
+        history += [
+            {"role": "user", "content": escape(question)},
+            {"role": "assistant", "content": render_reply(result)},
+        ]
+        return "", history, render_sources(result)
+
+    def documents_table() -> list[list]:
+        try:
+            return [[d["source"], d["pages"], d["chunks"]] for d in load_index(index_dir).documents_table()]
+        except EucaqaError:
+            return []
+
+    def document_choices() -> list[str]:
+        if not documents_dir.is_dir():
+            return []
+        return sorted(
+            p.relative_to(documents_dir).as_posix()
+            for p in documents_dir.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+
+    def upload(files) -> tuple[str, dict]:
+        messages = []
+        for file in files or []:
+            path = getattr(file, "name", None) or str(file)
+            original = getattr(file, "orig_name", None) or Path(path).name
+            messages.append(store_upload(path, original, documents_dir).message)
+        messages.append("Press “Rebuild index” to make new files answerable.")
+        return "\n".join(messages), gr.update(choices=document_choices(), value=None)
+
+    def rebuild(progress=gr.Progress()):
+        if not rebuild_lock.acquire(blocking=False):
+            return "A rebuild is already running.", gr.update()
+        try:
+            progress(0, desc="Reading documents")
+
+            def on_progress(done: int, total: int) -> None:
+                progress(done / total, desc=f"Embedding {done}/{total}")
+
+            stats = build_index(documents_dir, index_dir, on_progress=on_progress)
+        except EucaqaError as error:
+            return f"Rebuild failed: {error}", gr.update()
+        finally:
+            rebuild_lock.release()
+        lines = [stats.summary()] + [f"skipped {source}: {reason}" for source, reason in stats.skipped]
+        return "\n".join(lines), documents_table()
+
+    def delete(name: str | None):
+        if not name:
+            return "Choose a document to delete.", gr.update(choices=document_choices(), value=None)
+        target = (documents_dir / name).resolve()
+        if documents_dir.resolve() not in target.parents or not target.is_file():
+            return f"{name} is not in the documents folder.", gr.update(choices=document_choices(), value=None)
+        target.unlink()
+        return (
+            f"deleted {name}; press “Rebuild index” to drop it from answers.",
+            gr.update(choices=document_choices(), value=None),
+        )
+
+    with gr.Blocks(title="eucaqa — EU–Central Asia documents") as app:
+        gr.Markdown(
+            "## eucaqa\nAnswers copied verbatim from the documents about EU–Central Asia relations, "
+            "each with its source. Nothing is generated."
+        )
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="Answers", height=460, elem_id="chatbot", sanitize_html=True)
+                    question = gr.Textbox(
+                        label="Question", placeholder="Ask about EU–Central Asia relations…", elem_id="question"
+                    )
+                    with gr.Row():
+                        ask_button = gr.Button("Ask", variant="primary", elem_id="ask")
+                        clear = gr.Button("Clear")
+                    gr.Examples(EXAMPLE_QUESTIONS, inputs=question, label="Examples")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML("<p>The passages behind each answer appear here.</p>", elem_id="sources")
+        with gr.Tab("Documents"):
+            table = gr.Dataframe(
+                headers=["file", "pages", "chunks"], value=documents_table, interactive=False, label="Indexed documents"
+            )
+            files = gr.File(
+                label="Add .pdf, .txt or .md files (50 MB each at most)",
+                file_count="multiple",
+                file_types=list(SUPPORTED_SUFFIXES),
+                elem_id="upload",
+            )
+            upload_status = gr.Textbox(label="Upload", interactive=False, lines=3, elem_id="upload-status")
+            rebuild_button = gr.Button("Rebuild index", variant="primary", elem_id="rebuild")
+            rebuild_status = gr.Textbox(label="Index", interactive=False, lines=3, elem_id="rebuild-status")
+            with gr.Row():
+                to_delete = gr.Dropdown(choices=document_choices(), label="Document", scale=3)
+                delete_button = gr.Button("Delete document", variant="stop", scale=1)
+            delete_status = gr.Textbox(label="Delete", interactive=False)
+
+        for trigger in (question.submit, ask_button.click):
+            trigger(chat, [question, chatbot], [question, chatbot, sources], api_visibility="private",
+                    concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
+        clear.click(lambda: ([], "<p></p>"), None, [chatbot, sources], api_visibility="private")
+        files.upload(upload, files, [upload_status, to_delete], api_name="upload")
+        rebuild_button.click(rebuild, None, [rebuild_status, table], api_name="rebuild", concurrency_limit=1)
+        delete_button.click(delete, to_delete, [delete_status, to_delete], api_name="delete")
+        app.load(lambda: gr.update(choices=document_choices()), None, to_delete, api_visibility="private")
+        gr.api(api_answer, api_name="answer", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
+    return app
+
+
+def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
+    """Start the server (queue on, never shared); returns (app, local_url)."""
+    import gradio as gr
+
+    app.queue(default_concurrency_limit=QUESTION_CONCURRENCY)
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=not block,
+        max_file_size=MAX_UPLOAD_BYTES,
+        footer_links=["api"],
+        show_error=True,
+        quiet=not block,
+        css=CSS,
+        theme=gr.themes.Soft(),
+    )
+    return app, url
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, documents_dir: str | Path = "documents",
+          index_dir: str | Path = "index") -> None:
+    """Bring the index up to date (progress in the terminal), then serve the chat."""
+    from .cli import run_index
+
+    stats = run_index(str(documents_dir), str(index_dir))
+    print(f"index {index_dir}: {stats.summary()}")
+    print(f"eucaqa chat on http://{host}:{port}", flush=True)
+    launch(build_app(documents_dir, index_dir), host=host, port=port, block=True)

@@ -1,0 +1,106 @@
+"""A real browser (Debian's Chromium driven by Playwright) using the chat as a person would."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SHIPPED_DOCUMENTS, TESTS_DEV_SET
+from server_helpers import start_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+#: Where the README's screenshot lives; refreshed with EUCAQA_SCREENSHOT=1.
+README_SCREENSHOT = ROOT / "docs" / "chat.png"
+INJECTION_DOCUMENT = (
+    "The Zhetysu Cultural Exchange was founded in 2029 to send students between Almaty and Vienna. "
+    "Its charter quotes <script>alert(1)</script> and <img src=x onerror=alert(1)> as examples of unsafe markup."
+)
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"chromium is required under CI=true and was not found at {CHROMIUM}")
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    documents = root / "documents"
+    shutil.copytree(SHIPPED_DOCUMENTS, documents)
+    app, url = start_server(documents, root / "index")
+    yield url, root
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        page = context.new_page()
+        page.dialogs = []
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        yield page
+        browser.close()
+
+
+def ask(page, question: str, expect: str) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.locator("#chatbot").get_by_text(expect).last.wait_for(timeout=60_000)
+
+
+def test_question_shows_cited_answer_and_highlighted_source(server, page):
+    url, _ = server
+    page.goto(url)
+    ask(page, "Who led Kazakhstan's delegation to Brussels for the Middle Corridor talks?", "Roman Vassilenko")
+    chat = page.locator("#chatbot").inner_text()
+    assert "[1]" in chat and "trend-2025-02-14-kazakhstan-eu-middle-corridor-talks.txt" in chat
+    marks = page.locator("#sources mark")
+    assert marks.count() >= 1 and "Roman Vassilenko" in page.locator("#sources").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    if os.environ.get("EUCAQA_SCREENSHOT"):
+        README_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copy(ARTIFACTS / "chat.png", README_SCREENSHOT)
+
+
+def test_uploaded_markup_is_shown_as_text_and_never_runs(server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    url, root = server
+    document = tmp_path / "zhetysu-exchange.txt"
+    document.write_text(INJECTION_DOCUMENT, encoding="utf-8")
+    page.goto(url)
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(document))
+    expect(page.locator("#upload-status textarea")).to_have_value(re.compile("added"), timeout=60_000)
+    assert (root / "documents" / "zhetysu-exchange.txt").is_file()
+    page.locator("#rebuild").click()
+    expect(page.locator("#rebuild-status textarea")).to_have_value(re.compile("3 documents"), timeout=120_000)
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "When was the Zhetysu Cultural Exchange founded?", "2029")
+    sources = page.locator("#sources").inner_text()
+    assert "<script>alert(1)</script>" in sources and "<img src=x onerror=alert(1)>" in sources
+    ask(page, "What does the Zhetysu charter quote as examples of unsafe markup?", "unsafe markup")
+    chat = page.locator("#chatbot").inner_text()
+    assert "<script>alert(1)</script>" in chat and "<img src=x onerror=alert(1)>" in chat
+    page.wait_for_timeout(1000)
+    assert page.dialogs == []
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.evaluate("Array.from(document.scripts).some(s => s.textContent.includes('alert(1)'))") is False
+    page.screenshot(path=str(ARTIFACTS / "injection.png"), full_page=True)
