@@ -231,3 +231,23 @@ def test_eval_cli_json(shipped_index, capsys):
 def test_eval_of_a_missing_file_is_exit_2(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "none.jsonl")]) == 2
     assert "question file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What share of Kazakhstan's exports to the EU is oil and gas?",
+        "The PCA with Tajikistan came into force in 2010; INOGATE ran 1996-2016.",
+        "Ünïcode wörds, a 1 b 22 — and    spaces!",
+    ],
+)
+def test_lexical_terms_match_bm25s_tokenize(text):
+    import bm25s
+    import Stemmer
+
+    from eucaqa.index import BM25_STOPWORDS
+    from eucaqa.retrieval import lexical_terms
+
+    expected = bm25s.tokenize([text], stopwords=BM25_STOPWORDS, stemmer=Stemmer.Stemmer("english"),
+                              return_ids=False, show_progress=False)[0]
+    assert lexical_terms(text) == expected

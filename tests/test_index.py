@@ -212,3 +212,26 @@ def test_a_tampered_manifest_is_reported(shipped_index, tmp_path):
 
 def test_shipped_documents_all_load():
     assert len(list_document_files(Path("documents"))) >= 2
+
+
+def test_small_indexes_are_exact_and_large_ones_hnsw_with_high_recall(monkeypatch):
+    import faiss
+
+    from eucaqa import index as index_module
+    from eucaqa.index import make_faiss_index
+
+    rng = np.random.default_rng(11)
+    centres = rng.standard_normal((60, 384)).astype(np.float32)
+    vectors = centres[rng.integers(0, 60, 4000)] + 0.4 * rng.standard_normal((4000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert isinstance(make_faiss_index(vectors), faiss.IndexFlatIP)
+    monkeypatch.setattr(index_module, "HNSW_MIN_CHUNKS", 1000)
+    approximate = make_faiss_index(vectors)
+    assert hasattr(approximate, "hnsw")
+    exact = faiss.IndexFlatIP(384)
+    exact.add(vectors)
+    queries = vectors[rng.integers(0, 4000, 50)] + 0.2 * rng.standard_normal((50, 384)).astype(np.float32)
+    _, truth = exact.search(queries, 10)
+    _, found = approximate.search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)])
+    assert recall >= 0.98

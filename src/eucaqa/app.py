@@ -153,6 +153,26 @@ def store_upload(source_path: str | Path, original_name: str, documents_dir: str
 # ------------------------------------------------------------------------ app
 
 
+def chat_turn(question: str, history: list | None, index_dir: str | Path) -> tuple[list, str | None]:
+    """One chat exchange: the history with the question and its reply, and the Sources HTML.
+
+    A question the engine refuses (empty, unreadable) gets a one-line message
+    in the chat instead of an error; an empty box changes nothing (None).
+    """
+    history = list(history or [])
+    question = (question or "").strip()
+    if not question:
+        return history, None
+    shown = escape(question if len(question) <= 500 else question[:500] + "…")
+    try:
+        result = answer(question, index_dir=index_dir)
+    except (EucaqaError, ValueError) as error:
+        history += [{"role": "user", "content": shown}, {"role": "assistant", "content": escape(f"Error: {error}")}]
+        return history, "<p></p>"
+    history += [{"role": "user", "content": shown}, {"role": "assistant", "content": render_reply(result)}]
+    return history, render_sources(result)
+
+
 def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "index"):
     """The Gradio Blocks of the chat and documents tabs."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -168,23 +188,8 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
         return answer(question, index_dir=index_dir).to_dict()
 
     def chat(question: str, history: list):
-        history = list(history or [])
-        question = (question or "").strip()
-        if not question:
-            return "", history, gr.update()
-        try:
-            result = answer(question, index_dir=index_dir)
-        except (EucaqaError, ValueError) as error:
-            history += [
-                {"role": "user", "content": escape(question)},
-                {"role": "assistant", "content": escape(f"Error: {error}")},
-            ]
-            return "", history, "<p></p>"
-        history += [
-            {"role": "user", "content": escape(question)},
-            {"role": "assistant", "content": render_reply(result)},
-        ]
-        return "", history, render_sources(result)
+        history, sources_html = chat_turn(question, history, index_dir)
+        return "", history, sources_html if sources_html is not None else gr.update()
 
     def documents_table() -> list[list]:
         try:

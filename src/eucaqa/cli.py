@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -103,7 +104,10 @@ def _configure_logging() -> None:
         handler.setFormatter(logging.Formatter("eucaqa: %(message)s"))
         handler._eucaqa_cli = True  # type: ignore[attr-defined]
         package_logger.addHandler(handler)
-        package_logger.setLevel(logging.INFO)
+        package_logger.setLevel(os.environ.get("EUCAQA_LOG_LEVEL", "INFO").upper())
+        # pypdf logs notes on font encodings for many real PDFs; a reason to skip
+        # a file reaches the user through eucaqa's own warning instead.
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def run_index(documents: str, index: str, full: bool = False):

