@@ -550,10 +550,6 @@ def write_build(
         pointer_tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
         pointer_tmp.write_text(name + "\n", encoding="utf-8")
         _fsync_file(pointer_tmp)
-        try:
-            previous = current_build(index_dir)
-        except IndexFormatError:
-            previous = None  # a damaged pointer is replaced below
         os.replace(pointer_tmp, index_dir / CURRENT_FILE)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
@@ -561,7 +557,7 @@ def write_build(
             f"cannot write the index in {index_dir}: {error.strerror or error}; the previous index is kept"
         ) from error
     logger.debug("phase: removing old builds")
-    _remove_old_builds(index_dir, keep={name, previous.name if previous else name})
+    _remove_old_builds(index_dir)
     return final
 
 
@@ -607,11 +603,24 @@ def _fsync_tree(folder: Path) -> None:
             _fsync_file(path)
 
 
-def _remove_old_builds(index_dir: Path, keep: set[str]) -> None:
-    """Drop builds other than the current and the one before it (readers may still hold it)."""
-    for path in index_dir.iterdir():
-        if path.is_dir() and path.name.startswith("build-") and path.name not in keep:
-            shutil.rmtree(path, ignore_errors=True)
+def _remove_old_builds(index_dir: Path) -> None:
+    """Drop builds other than the current one and the newest before it (readers may hold it).
+
+    Runs after each build and when a build starts, so builds left by a killed
+    indexer do not pile up.
+    """
+    try:
+        current = current_build(index_dir)
+    except IndexFormatError:
+        return  # never delete anything when it is unclear which build is in use
+    if current is None:
+        return
+    others = sorted(
+        (path for path in index_dir.iterdir() if path.is_dir() and path.name.startswith("build-") and path != current),
+        key=lambda path: path.name,
+    )
+    for path in others[:-1]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class _build_lock:
@@ -637,6 +646,7 @@ class _build_lock:
             shutil.rmtree(path, ignore_errors=True)
         for path in self.index_dir.glob(f".{CURRENT_FILE}.*"):
             path.unlink(missing_ok=True)
+        _remove_old_builds(self.index_dir)
         return self
 
     def __exit__(self, *exc_info) -> None:
