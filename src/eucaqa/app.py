@@ -224,7 +224,12 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
             def on_progress(done: int, total: int) -> None:
                 progress(done / total, desc=f"Embedding {done}/{total}")
 
-            stats = build_index(documents_dir, index_dir, on_progress=on_progress)
+            stats = build_index(
+                documents_dir,
+                index_dir,
+                on_progress=on_progress,
+                on_file=lambda source: progress(0, desc=f"Reading {source}"),
+            )
         except EucaqaError as error:
             return f"Rebuild failed: {error}", gr.update()
         finally:

@@ -238,6 +238,8 @@ def _check_spans(documents: list[dict], chunks: np.ndarray, sentences: np.ndarra
         doc, start, end = rows[:, 0], rows[:, 2], rows[:, 3]
         if doc.min() < 0 or doc.max() >= len(documents):
             return [f"a {name} points to a document that is not there"]
+        if (np.diff(doc) < 0).any():
+            return [f"the {name} rows are not in document order"]
         if (start < 0).any() or (end < start).any() or (end > lengths[doc]).any():
             return [f"a {name} span lies outside its document"]
     if len(chunks) and (chunks[:, 4].min() < 0 or chunks[:, 5].max() > len(sentences)):
@@ -306,7 +308,7 @@ def build_index(
         stats = IndexStats()
         kept: list[IndexedDocument] = []
         fresh: list[tuple[str, str, Document, ChunkedDocument]] = []
-        skipped_hashes: dict[str, str] = {}
+        skipped_hashes: dict[str, tuple[str, str]] = {}
         options = ChunkingOptions(
             model_path=str(embedder.model_path),
             max_tokens=min(settings.chunk_max_tokens, embedder.max_tokens),
@@ -381,6 +383,7 @@ def build_config(settings: Settings, embedder: Embedder) -> dict:
         "chunking": {
             "max_tokens": settings.chunk_max_tokens,
             "overlap_sentences": settings.chunk_overlap_sentences,
+            "sentences": "blingfire",
             "bm25_stopwords": BM25_STOPWORDS,
         },
     }
@@ -406,13 +409,16 @@ def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
     except Exception as error:
         logger.warning("previous index not reusable, embedding everything: %s", error)
         return None
+    # Rows are grouped by document, in document order: find each group's bounds once.
+    numbers = np.arange(len(manifest["documents"]) + 1)
+    chunk_bounds = np.searchsorted(loaded.chunks[:, 0], numbers)
+    sentence_bounds = np.searchsorted(loaded.sentences[:, 0], numbers)
     documents: dict[str, IndexedDocument] = {}
     for number, entry in enumerate(manifest["documents"]):
-        chunk_rows = np.flatnonzero(loaded.chunks[:, 0] == number)
-        sentence_rows = np.flatnonzero(loaded.sentences[:, 0] == number)
+        chunk_rows = slice(chunk_bounds[number], chunk_bounds[number + 1])
+        sentence_rows = slice(sentence_bounds[number], sentence_bounds[number + 1])
         chunks = loaded.chunks[chunk_rows].copy()
-        if len(sentence_rows):
-            chunks[:, 4:6] -= sentence_rows[0]
+        chunks[:, 4:6] -= sentence_bounds[number]
         documents[entry["source"]] = IndexedDocument(
             source=entry["source"],
             content_hash=entry["content_hash"],
@@ -420,8 +426,8 @@ def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
             pages=loaded.pages[number],
             chunks=chunks,
             sentences=loaded.sentences[sentence_rows].copy(),
-            chunk_vectors=np.asarray(chunk_vectors[chunk_rows]),
-            sentence_vectors=np.asarray(loaded.sentence_vectors[sentence_rows]),
+            chunk_vectors=np.array(chunk_vectors[chunk_rows]),
+            sentence_vectors=np.array(loaded.sentence_vectors[sentence_rows]),
         )
     skipped = {source: (item[0], item[1]) for source, item in manifest.get("skipped", {}).items()}
     return _PreviousBuild(documents=documents, skipped=skipped)
