@@ -48,7 +48,7 @@ SEED = 20261123
 sys.path.insert(0, str(ROOT / "src"))
 
 from eucaqa.answering import get_engine  # noqa: E402
-from eucaqa.documents import list_document_files, load_document  # noqa: E402
+from eucaqa.documents import load_document  # noqa: E402
 from eucaqa.embedding import Embedder, shared_embedder  # noqa: E402
 from eucaqa.errors import DocumentError  # noqa: E402
 from eucaqa.index import build_index, load_index  # noqa: E402
@@ -167,7 +167,7 @@ def bench_cold(index_dir: Path, repeats: int) -> dict:
 
 def bench_full_build(corpus: Path, index_dir: Path, repeats: int) -> dict:
     embedder = RecordingEmbedder(shared_embedder().model_path)
-    embedder.model  # loaded outside the timings
+    _ = embedder.model  # loaded outside the timings
     build_times, stats = [], None
     for _ in range(repeats):
         embedder.texts = []
@@ -280,7 +280,7 @@ def measure_scale_process(index_dir: Path, shipped_index: Path, repeats: int) ->
 
     process = psutil.Process()
     embedder = shared_embedder()
-    embedder.model
+    _ = embedder.model
     get_engine(shipped_index)
     qs = questions()
     for q in qs:

@@ -13,7 +13,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DOCUMENTS = ROOT / "documents"
 PDF_DIR = Path(__file__).resolve().parent / "data" / "pdf"
-DEV_SET = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 TESTS_DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 
 
@@ -23,7 +22,7 @@ def embedder():
     from eucaqa.embedding import shared_embedder
 
     model = shared_embedder()
-    model.model  # load now, not inside a timed step
+    _ = model.model  # load now, not inside a timed step
     return model
 
 

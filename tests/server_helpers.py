@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -31,3 +33,17 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.25):
             return value
         time.sleep(interval)
     raise TimeoutError("condition not met in time")
+
+
+@contextmanager
+def shipped_corpus_server(root: Path):
+    """A chat server over a private copy of the shipped documents; yields (url, documents folder)."""
+    from conftest import SHIPPED_DOCUMENTS
+
+    documents = root / "documents"
+    shutil.copytree(SHIPPED_DOCUMENTS, documents)
+    app, url = start_server(documents, root / "index")
+    try:
+        yield url, documents
+    finally:
+        app.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
@@ -12,8 +11,7 @@ from eucaqa.answering import Answer, AnswerSentence
 from eucaqa.app import escape, render_reply, render_sources, safe_file_name, store_upload
 from eucaqa.retrieval import Passage
 
-from conftest import SHIPPED_DOCUMENTS, TESTS_DEV_SET
-from server_helpers import free_port, start_server, wait_for
+from server_helpers import free_port, shipped_corpus_server, wait_for
 
 FORUM = (
     "The Samarkand Connectivity Forum gathered ministers from the five Central Asian states.\n\n"
@@ -24,11 +22,8 @@ FORUM = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("app")
-    documents = root / "documents"
-    shutil.copytree(SHIPPED_DOCUMENTS, documents)
-    app, url = start_server(documents, root / "index")
-    yield url, documents, root
-    app.close()
+    with shipped_corpus_server(root) as (url, documents):
+        yield url, documents, root
 
 
 @pytest.fixture(scope="module")

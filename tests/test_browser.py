@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHIPPED_DOCUMENTS, TESTS_DEV_SET
-from server_helpers import start_server
+from conftest import ROOT
+from server_helpers import shipped_corpus_server
 
 pytestmark = pytest.mark.browser
 
@@ -36,11 +36,8 @@ if not Path(CHROMIUM).exists():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
-    documents = root / "documents"
-    shutil.copytree(SHIPPED_DOCUMENTS, documents)
-    app, url = start_server(documents, root / "index")
-    yield url, root
-    app.close()
+    with shipped_corpus_server(root) as (url, _):
+        yield url, root
 
 
 @pytest.fixture(scope="module")

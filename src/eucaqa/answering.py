@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import IndexFormatError
 from .index import LoadedIndex, current_build, load_index, page_number
-from .retrieval import Passage, Retriever, lexical_terms
+from .retrieval import CitedText, Passage, Retriever, lexical_terms
 
 NOT_FOUND_TEXT = "The documents do not answer this question."
 MAX_SENTENCES = 3
@@ -58,22 +58,8 @@ __all__ = ["Answer", "AnswerSentence", "Passage", "answer", "expected_answer_typ
 
 
 @dataclass
-class AnswerSentence:
-    """A sentence copied verbatim from a document, with where it stands."""
-
-    text: str
-    source: str
-    page: int | None
-    start: int
-    end: int
-    score: float
-
-    @property
-    def citation(self) -> str:
-        return self.source if self.page is None else f"{self.source}, p. {self.page}"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+class AnswerSentence(CitedText):
+    """A sentence copied verbatim from a document; ``score`` is its answer score."""
 
 
 @dataclass

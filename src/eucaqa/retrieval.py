@@ -24,8 +24,8 @@ MIN_CANDIDATES = 20
 
 
 @dataclass
-class Passage:
-    """A retrieved chunk: its text, where it comes from, and its fused score."""
+class CitedText:
+    """Text copied from a document: ``document_text[start:end] == text``, with its score."""
 
     text: str
     source: str
@@ -33,17 +33,24 @@ class Passage:
     start: int
     end: int
     score: float
-    #: cosine similarity of the chunk to the question
-    similarity: float
-    #: row of the chunk in the index (to find its sentences)
-    chunk: int
 
     @property
     def citation(self) -> str:
+        """``file name, p. N``, or just the file name for a text file."""
         return self.source if self.page is None else f"{self.source}, p. {self.page}"
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Passage(CitedText):
+    """A retrieved chunk; ``score`` is its fused (RRF) score."""
+
+    #: cosine similarity of the chunk to the question
+    similarity: float
+    #: row of the chunk in the index (to find its sentences)
+    chunk: int
 
 
 #: bm25s's default token pattern: words of two or more word characters.
