@@ -250,3 +250,13 @@ def test_lexical_terms_match_bm25s_tokenize(text):
     expected = bm25s.tokenize([text], stopwords=BM25_STOPWORDS, stemmer=Stemmer.Stemmer("english"),
                               return_ids=False, show_progress=False)[0]
     assert lexical_terms(text) == expected
+
+
+def test_each_rankings_top_hit_is_kept():
+    from eucaqa.retrieval import keep_each_top_hit
+
+    fused = [1, 2, 3, 4, 9, 8]
+    assert keep_each_top_hit(fused, [[1, 2], [8, 3]], 3) == [1, 2, 8]
+    assert keep_each_top_hit(fused, [[9, 2], [8, 3]], 3) == [1, 9, 8]
+    assert keep_each_top_hit(fused, [[1], [2]], 2) == [1, 2]
+    assert keep_each_top_hit(fused, [[9], [8]], 1) == [1]

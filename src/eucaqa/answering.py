@@ -51,6 +51,10 @@ FOLLOW_UP_SHARE = 0.8
 #: shares at least one of its content words. Calibrated on the dev set:
 #: answerable questions scored 0.40 and up, unanswerable ones 0.25 at most.
 MIN_SIMILARITY = 0.33
+#: ...or when one sentence holds every content word of the question (a name
+#: question such as "Who is Vivian Loonela?" embeds poorly) and is at least
+#: this similar to it.
+MIN_SIMILARITY_ALL_WORDS = 0.2
 
 AnswerType = Literal["date", "share", "amount", "person", "place"]
 
@@ -233,7 +237,10 @@ class Engine:
             best_lexical = max(best_lexical, lexical)
         scored.sort(key=lambda item: -item[0])
         best_score = scored[0][0]
-        evidence = float(dense.max()) >= MIN_SIMILARITY and best_lexical > 0
+        best_dense = float(dense.max())
+        evidence = best_lexical > 0 and (
+            best_dense >= MIN_SIMILARITY or (best_lexical >= 0.999 and best_dense >= MIN_SIMILARITY_ALL_WORDS)
+        )
         chosen: list[AnswerSentence] = []
         length = 0
         for score, row in scored:

@@ -88,6 +88,28 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[in
     return dict(sorted(fused.items(), key=lambda pair: (-pair[1], pair[0])))
 
 
+def keep_each_top_hit(fused: list[int], rankings: list[list[int]], top_k: int) -> list[int]:
+    """The first ``top_k`` of ``fused``, making room for each ranking's own best hit.
+
+    RRF sums ranks and ignores how sure each ranking is: a chunk that BM25 puts
+    first by a wide margin but that dense search misses can fall behind chunks
+    both rank middling. Each ranking's first hit is therefore always kept.
+    """
+    best = fused[:top_k]
+    if top_k < 2:
+        return best
+    protected = [ranking[0] for ranking in rankings if ranking]
+    for hit in protected:
+        if hit in best:
+            continue
+        for position in range(len(best) - 1, -1, -1):
+            if best[position] not in protected:
+                best[position] = hit
+                break
+    order = {item: position for position, item in enumerate(fused)}
+    return sorted(best, key=order.__getitem__)
+
+
 class Retriever:
     """Hybrid search over one loaded index."""
 
@@ -121,7 +143,7 @@ class Retriever:
             top = np.argpartition(-bm25_scores, min(wanted, total) - 1)[:wanted]
             lexical = [int(row) for row in top[np.argsort(-bm25_scores[top])] if bm25_scores[row] > 0]
         fused = reciprocal_rank_fusion([dense, lexical])
-        best = list(fused)[:top_k]
+        best = keep_each_top_hit(list(fused), [dense, lexical], top_k)
         missing = [row for row in best if row not in similarity]
         if missing:
             vectors = np.vstack([self.index.faiss_index.reconstruct(row) for row in missing])
