@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -57,12 +58,24 @@ class Passage(CitedText):
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
+_per_thread = threading.local()
+
+
 @lru_cache(maxsize=1)
-def _analyzer():
-    import Stemmer
+def _stopwords() -> frozenset[str]:
     from bm25s.tokenization import _infer_stopwords
 
-    return frozenset(_infer_stopwords(BM25_STOPWORDS)), Stemmer.Stemmer("english").stemWords
+    return frozenset(_infer_stopwords(BM25_STOPWORDS))
+
+
+def _stem_words(words: list[str]) -> list[str]:
+    # One Snowball stemmer per thread: PyStemmer objects are not thread-safe.
+    stemmer = getattr(_per_thread, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _per_thread.stemmer = Stemmer.Stemmer("english")
+    return stemmer.stemWords(words)
 
 
 def lexical_terms(text: str) -> list[str]:
@@ -72,8 +85,8 @@ def lexical_terms(text: str) -> list[str]:
     stopword list, Snowball English), without its per-call set-up, which
     costs more than the work itself on a single sentence.
     """
-    stopwords, stem = _analyzer()
-    return stem([word for word in _TOKEN.findall(text.lower()) if word not in stopwords])
+    stopwords = _stopwords()
+    return _stem_words([word for word in _TOKEN.findall(text.lower()) if word not in stopwords])
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:
