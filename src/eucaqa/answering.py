@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from .errors import IndexFormatError
-from .index import LoadedIndex, current_build, load_index, page_number
+from .index import LoadedIndex, current_build, load_index
 from .retrieval import CitedText, Passage, Retriever, lexical_terms
 
 NOT_FOUND_TEXT = "The documents do not answer this question."
@@ -261,14 +261,7 @@ class Engine:
             # Only a sentence longer than the whole answer is cut, at a word boundary.
             cut = self.index.texts[doc].rfind(" ", start, start + limit)
             end = cut if cut > start else start + limit
-        return AnswerSentence(
-            text=self.index.texts[doc][start:end],
-            source=self.index.sources[doc],
-            page=page_number(page),
-            start=start,
-            end=end,
-            score=round(score, 6),
-        )
+        return AnswerSentence(**self.index.span(doc, page, start, end), score=round(score, 6))
 
 
 def _check_question(question: str) -> str:

@@ -123,6 +123,16 @@ class LoadedIndex:
     def build_id(self) -> str:
         return self.path.name
 
+    def span(self, doc: int, page: int, start: int, end: int) -> dict:
+        """Text, source, page and offsets of ``texts[doc][start:end]``: the fields of a CitedText."""
+        return {
+            "text": self.texts[doc][start:end],
+            "source": self.sources[doc],
+            "page": page_number(page),
+            "start": start,
+            "end": end,
+        }
+
     def chunk_text(self, row: int) -> str:
         doc, _, start, end = (int(x) for x in self.chunks[row, :4])
         return self.texts[doc][start:end]

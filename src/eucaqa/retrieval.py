@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .index import BM25_STOPWORDS, LoadedIndex, page_number
+from .index import BM25_STOPWORDS, LoadedIndex
 
 #: The usual RRF constant (Cormack et al., 2009): damps the weight of top ranks.
 RRF_K = 60
@@ -167,11 +167,7 @@ class Retriever:
     def _passage(self, row: int, score: float, similarity: float) -> Passage:
         doc, page, start, end = (int(x) for x in self.index.chunks[row, :4])
         return Passage(
-            text=self.index.texts[doc][start:end],
-            source=self.index.sources[doc],
-            page=page_number(page),
-            start=start,
-            end=end,
+            **self.index.span(doc, page, start, end),
             score=round(score, 6),
             similarity=round(similarity if math.isfinite(similarity) else 0.0, 6),
             chunk=row,
