@@ -239,10 +239,3 @@ def _join_broken_words(text: str) -> str:
 
     return _LINE_END_HYPHEN.sub(join, text)
 
-
-def document_page(document: Document, offset: int) -> int | None:
-    """The page number that holds ``offset`` of the document's text."""
-    for page in document.pages:
-        if page.start <= offset < page.end:
-            return page.number
-    return document.pages[-1].number if document.pages else None

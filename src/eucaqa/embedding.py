@@ -37,6 +37,7 @@ class Embedder:
         self._tokenizer = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
+        self._fingerprint: str | None = None
 
     # -- identity -------------------------------------------------------------------
 
@@ -51,7 +52,15 @@ class Embedder:
         return self.model_path.name
 
     def fingerprint(self) -> str:
-        """Identifies the model by its configuration and weights, wherever it is installed."""
+        """Identifies the model by its configuration and weights, wherever it is installed.
+
+        Computed once per Embedder: every build and every index reload asks for it.
+        """
+        if self._fingerprint is None:
+            self._fingerprint = self._hash_model_folder()
+        return self._fingerprint
+
+    def _hash_model_folder(self) -> str:
         digest = hashlib.sha256()
         for path in sorted(self.model_path.rglob("*")):
             if not path.is_file() or path.name.startswith("."):
