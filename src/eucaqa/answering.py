@@ -1,31 +1,50 @@
-"""Stage 6 — extract: pick the sentences that answer a question, or abstain.
+"""Stage 6 — extract: pick the spans that answer a question, or abstain.
 
-This is where a question becomes an answer (:func:`answer`):
+This is where a question becomes an answer (:meth:`Engine.answer`):
 
-1. the question is embedded and its words stemmed;
+1. the question is embedded, its words stemmed, and what it names (proper
+   names, acronyms, numbers, words the corpus finds rare) picked out;
 2. :class:`~eucaqa.retrieval.Retriever` returns the top passages (dense + BM25);
-3. every sentence of those passages is scored on signals that hold for any
-   question and corpus: its cosine similarity to the question, the share of
-   the question's (IDF-weighted) words it contains, the rank of its passage,
-   and whether it holds the kind of thing the question asks for (a date for
-   "when", an amount for "how much", a name for "who", a place for "where");
-4. the best one to three sentences, at most 700 characters, are copied
-   verbatim with their citations; when even the best evidence is weak the
-   answer says the documents do not answer the question.
+3. every sentence of those passages is a candidate, cited as a verbatim span
+   that starts one or two sentences earlier when it opens with a word that
+   points back ("It", "This", "Their"...); each candidate gets the signals of
+   :data:`~eucaqa.evidence.CANDIDATE_FEATURES` (its own similarity and word
+   overlap, its neighbours', its passage's rank, the kind of thing the
+   question asks for, whether the question's named things meet around it);
+4. a logistic *ranker* fitted on labelled questions turns the signals into the
+   probability that the span holds the answer; the best span is cited, with up
+   to two more that come close, 700 characters at most;
+5. a second logistic model gives the answer its ``confidence``, the calibrated
+   probability that it holds the right information; below the threshold the
+   answer says the documents do not answer the question and shows the closest
+   passages.
 """
 
 from __future__ import annotations
 
-import re
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
+from .answer_model import AnswerModel, load_answer_model
 from .errors import IndexFormatError
+from .evidence import (
+    ANSWER_FEATURES,
+    CANDIDATE_FEATURES,
+    MAX_CONTEXT_SENTENCES,
+    RARE_SHARE,
+    Candidate,
+    Question,
+    expected_answer_type,
+    has_answer_type,
+    name_words,
+    points_back,
+    prose_share,
+)
 from .index import LoadedIndex, current_build, load_index
 from .retrieval import CitedText, Passage, Retriever, lexical_terms
 
@@ -38,41 +57,30 @@ MAX_QUESTION_CHARS = 2000
 MIN_ANSWER_WORDS = 4
 #: Below this share of word tokens a "sentence" is a table row or a list of numbers.
 MIN_PROSE_SHARE = 0.6
+#: Environment variable that overrides the confidence threshold of ``Answer.found``.
+MIN_CONFIDENCE_ENV = "EUCAQA_MIN_CONFIDENCE"
 
-# Weights of the sentence score; all signals lie in [0, 1].
-WEIGHT_DENSE = 0.45
-WEIGHT_LEXICAL = 0.35
-WEIGHT_RANK = 0.10
-WEIGHT_TYPE = 0.20
-#: A further sentence joins the answer when it scores this share of the best one.
-FOLLOW_UP_SHARE = 0.8
-#: The documents are taken to answer a question only when some candidate
-#: sentence is at least this similar to it (cosine) and some candidate sentence
-#: shares at least one of its content words. Calibrated on the dev set:
-#: answerable questions scored 0.40 and up, unanswerable ones 0.25 at most.
-MIN_SIMILARITY = 0.33
-#: ...or when one sentence holds every content word of the question (a name
-#: question such as "Who is Vivian Loonela?" embeds poorly) and is at least
-#: this similar to it.
-MIN_SIMILARITY_ALL_WORDS = 0.2
-
-AnswerType = Literal["date", "share", "amount", "person", "place"]
-
-__all__ = ["Answer", "AnswerSentence", "Passage", "answer", "expected_answer_type"]
+__all__ = ["Answer", "AnswerSentence", "Passage", "answer", "confidence_label", "expected_answer_type"]
 
 
 @dataclass
 class AnswerSentence(CitedText):
-    """A sentence copied verbatim from a document; ``score`` is its answer score."""
+    """A span copied verbatim from a document; ``score`` is the ranker's probability
+    that it holds the answer."""
 
 
 @dataclass
 class Answer:
-    """The reply to a question: cited sentences, or ``found=False`` and the closest passages."""
+    """The reply to a question: cited spans, or ``found=False`` and the closest passages.
+
+    ``confidence`` is the calibrated probability that the cited spans hold the
+    right information (for an abstention: that the spans it would have cited do).
+    """
 
     question: str
     text: str
     found: bool
+    confidence: float = 0.0
     sentences: list[AnswerSentence] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     seconds: float = 0.0
@@ -82,80 +90,29 @@ class Answer:
             "question": self.question,
             "text": self.text,
             "found": self.found,
+            "confidence": self.confidence,
             "sentences": [sentence.to_dict() for sentence in self.sentences],
             "passages": [passage.to_dict() for passage in self.passages],
             "seconds": self.seconds,
         }
 
 
-# ------------------------------------------------------------------- answer types
-
-# A wh-word, then at most three words, then the noun that names the kind of answer:
-# "In what year ...", "What was the value of ...", "Which European city ...".
-_ASKS = r"\b(what|which)\s+(?:\S+\s+){{0,3}}?({nouns})\b"
-_TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern]] = [
-    ("date", re.compile(r"^(since |until |by )?when\b|" + _ASKS.format(nouns="year|date|month|day|decade|century"), re.I)),
-    ("share", re.compile(_ASKS.format(nouns="share|percentage|proportion|percent|fraction|portion"), re.I)),
-    ("amount", re.compile(
-        r"\bhow (much|many|large|big|long|high|far|often)\b|"
-        + _ASKS.format(nouns="amount|value|number|sum|volume|level|cost|price|size|total|budget"), re.I)),
-    ("person", re.compile(
-        r"^(who|whom|whose)\b|\b(who|whom|whose)\s+\w+ed\b|"
-        + _ASKS.format(nouns="official|person|minister|leader|diplomat|president|head|representative|envoy|author"), re.I)),
-    ("place", re.compile(r"^where\b|\bwhere (will|is|was|did|does|do|are|were)\b|"
-                         + _ASKS.format(nouns="city|country|town|place|capital|region|location|venue"), re.I)),
-]
-
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_NUMBER = r"\d[\d,.]*\d|\d"
-_EVIDENCE: dict[AnswerType, re.Pattern] = {
-    "date": re.compile(rf"\b(1[5-9]\d\d|20\d\d)s?\b|\b({_MONTHS})\b|\b\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}\b"),
-    "share": re.compile(rf"({_NUMBER})\s*(%|percent\b|per cent\b)|\b(half|a third|one third|a quarter|two thirds|majority)\b", re.I),
-    "amount": re.compile(
-        rf"[$€£¥]\s*\d|({_NUMBER})\s*(%|percent|per cent|million|billion|trillion|thousand|bn|mln)?|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozens?)\b",
-        re.I,
-    ),
-    "person": re.compile(
-        r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)*\s+[A-Z][a-z]{2,}\b"
-        r"|\b(President|Minister|Director|Head|Chair\w*|Secretary|Ambassador|Commissioner|Representative|Spokes\w+)\b"
-    ),
-    "place": re.compile(r"\b(in|at|to|from|near|city of|capital)\s+(the\s+)?[A-Z][a-z]+"),
-}
+def confidence_label(confidence: float) -> str:
+    """The confidence in words, as the chat shows it."""
+    if confidence >= 0.8:
+        return "high confidence"
+    if confidence >= 0.5:
+        return "medium confidence"
+    return "low confidence"
 
 
-def expected_answer_type(question: str) -> AnswerType | None:
-    """What kind of thing the question asks for, from its wording; None if unclear."""
-    text = question.strip()
-    for answer_type, pattern in _TYPE_PATTERNS:
-        if pattern.search(text):
-            return answer_type
-    return None
+@dataclass
+class Evidence:
+    """Everything the extract stage weighed for one question (what ``eval/train.py`` fits on)."""
 
-
-def has_answer_type(sentence: str, answer_type: AnswerType | None, question: str) -> bool:
-    """Whether the sentence holds something of that type that the question does not already say."""
-    if answer_type is None:
-        return False
-    asked = question.lower()
-    return any(match.group(0).strip().lower() not in asked for match in _EVIDENCE[answer_type].finditer(sentence))
-
-
-def prose_share(text: str) -> float:
-    """Share of a text's tokens that are words rather than numbers or symbols (tables score low)."""
-    tokens = text.split()
-    if not tokens:
-        return 0.0
-    return sum(1 for token in tokens if any(char.isalpha() for char in token)) / len(tokens)
-
-
-def term_matches(term: str, present: set[str]) -> bool:
-    """A stemmed term found among a sentence's stems, allowing spelling variants of a
-    shared stem of 5+ letters ("programm"/"program", "organiz"/"organis")."""
-    if term in present:
-        return True
-    if len(term) < 5:
-        return False
-    return any(len(other) >= 5 and (other.startswith(term[:-1]) or term.startswith(other[:-1])) for other in present)
+    question: Question
+    passages: list[Passage]
+    candidates: list[Candidate]
 
 
 # ------------------------------------------------------------------------- engine
@@ -164,12 +121,13 @@ def term_matches(term: str, present: set[str]) -> bool:
 class Engine:
     """A loaded index with its retriever and model, answering questions."""
 
-    def __init__(self, index: LoadedIndex) -> None:
+    def __init__(self, index: LoadedIndex, model: AnswerModel | None = None) -> None:
         from .embedding import shared_embedder
 
         self.index = index
         self.retriever = Retriever(index)
         self.embedder = shared_embedder()
+        self.model = model or load_answer_model()
         expected = index.manifest["model"]["fingerprint"]
         if self.embedder.fingerprint() != expected:
             raise IndexFormatError(
@@ -177,91 +135,209 @@ class Engine:
                 "rebuild with: eucaqa index --full"
             )
 
-    def answer(self, question: str, top_k: int = 5) -> Answer:
+    def answer(self, question: str, top_k: int = 5, min_confidence: float | None = None) -> Answer:
         started = time.perf_counter()
-        question_text = _check_question(question)
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
-        vector = self.embedder.encode_query(question_text)
-        terms = lexical_terms(question_text)
-        passages = self.retriever.search(vector, terms, top_k)
-        sentences, evidence = self._select(question_text, vector, terms, passages)
-        found = bool(sentences) and evidence
+        threshold = self.threshold(min_confidence)
+        evidence = self.gather(question, top_k)
+        chosen, confidence = decide(evidence, self.model)
+        found = bool(chosen) and confidence >= threshold
+        sentences = [self._cite(candidate) for candidate in chosen] if found else []
         if found:
             text = " ".join(f"{s.text} [{n}]" for n, s in enumerate(sentences, start=1))
         else:
-            sentences, text = [], NOT_FOUND_TEXT
+            text = NOT_FOUND_TEXT
         return Answer(
             question=question,
             text=text,
             found=found,
+            confidence=round(confidence, 4),
             sentences=sentences,
-            passages=passages,
+            passages=evidence.passages,
             seconds=round(time.perf_counter() - started, 4),
         )
 
-    def _select(
-        self, question: str, vector: np.ndarray, terms: list[str], passages: list[Passage]
-    ) -> tuple[list[AnswerSentence], bool]:
+    def threshold(self, min_confidence: float | None) -> float:
+        """The confidence an answer needs: the argument, else ``EUCAQA_MIN_CONFIDENCE``, else the model's."""
+        if min_confidence is None:
+            raw = os.environ.get(MIN_CONFIDENCE_ENV)
+            if raw is None or not raw.strip():
+                return self.model.threshold
+            try:
+                min_confidence = float(raw)
+            except ValueError:
+                raise ValueError(f"{MIN_CONFIDENCE_ENV} must be a number in [0, 1], got {raw!r}") from None
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        return float(min_confidence)
+
+    # --------------------------------------------------------------- evidence
+
+    def gather(self, question: str, top_k: int = 5) -> Evidence:
+        """Retrieve passages and describe every candidate span by its signals."""
+        parsed = self._parse(_check_question(question))
+        passages = self.retriever.search(parsed.vector, list(parsed.weights), top_k)
+        return Evidence(parsed, passages, self._candidates(parsed, passages))
+
+    def _parse(self, text: str) -> Question:
+        vector = self.embedder.encode_query(text)
+        terms = list(dict.fromkeys(lexical_terms(text)))
+        weights = {term: self.retriever.term_weight(term) for term in terms}
+        names = {term for word in name_words(text) for term in lexical_terms(word)}
+        vocabulary = self.retriever.vocabulary
+        rare = {term for term in terms if term in vocabulary and self.retriever.passage_share(term) <= RARE_SHARE}
+        for term in names:
+            weights.setdefault(term, self.retriever.term_weight(term))
+        unknown = sum(1 for term in names if term not in vocabulary)
+        return Question(
+            text=text,
+            vector=vector,
+            weights=weights,
+            answer_type=expected_answer_type(text),
+            names=names,
+            specific=names | rare,
+            names_unknown=unknown / len(names) if names else 0.0,
+        )
+
+    def _candidates(self, question: Question, passages: list[Passage]) -> list[Candidate]:
         index = self.index
-        rows: list[int] = []
+        table = index.sentences
+        count = len(table)
         rank_of: dict[int, int] = {}
+        first_rows: set[int] = set()
         for rank, passage in enumerate(passages):
             first, stop = (int(x) for x in index.chunks[passage.chunk, 4:6])
+            first_rows.add(first)
             for row in range(first, stop):
-                if row not in rank_of:
-                    rank_of[row] = rank
-                    rows.append(row)
-        if not rows:
-            return [], False
-        dense = index.sentence_vectors[rows] @ vector
-        weights = {term: self.retriever.term_weight(term) for term in set(terms)}
-        total_weight = sum(weights.values())
-        answer_type = expected_answer_type(question)
-        scored = []
-        best_lexical = 0.0
-        for position, row in enumerate(rows):
-            text = index.sentence_text(row)
-            present = set(lexical_terms(text))
-            lexical = sum(w for t, w in weights.items() if term_matches(t, present)) / total_weight if total_weight else 0.0
-            typed = has_answer_type(text, answer_type, question)
-            score = (
-                WEIGHT_DENSE * max(float(dense[position]), 0.0)
-                + WEIGHT_LEXICAL * lexical
-                + WEIGHT_RANK / (1 + rank_of[row])
-                + WEIGHT_TYPE * typed
-            )
-            if len(text.split()) < MIN_ANSWER_WORDS or prose_share(text) < MIN_PROSE_SHARE:
-                score *= 0.5
-            scored.append((score, row))
-            best_lexical = max(best_lexical, lexical)
-        scored.sort(key=lambda item: -item[0])
-        best_score = scored[0][0]
-        best_dense = float(dense.max())
-        evidence = best_lexical > 0 and (
-            best_dense >= MIN_SIMILARITY or (best_lexical >= 0.999 and best_dense >= MIN_SIMILARITY_ALL_WORDS)
-        )
-        chosen: list[AnswerSentence] = []
-        length = 0
-        for score, row in scored:
-            if len(chosen) == MAX_SENTENCES or (chosen and score < FOLLOW_UP_SHARE * best_score):
-                break
-            sentence = self._sentence(row, score)
-            if length + len(sentence.text) + 5 > MAX_ANSWER_CHARS:
-                if chosen:
-                    continue
-                sentence = self._sentence(row, score, limit=MAX_ANSWER_CHARS - 5)
-            chosen.append(sentence)
-            length += len(sentence.text) + 5
-        return chosen, evidence
+                rank_of.setdefault(row, rank)
+        if not rank_of:
+            return []
 
-    def _sentence(self, row: int, score: float, limit: int | None = None) -> AnswerSentence:
-        doc, page, start, end = (int(x) for x in self.index.sentences[row])
-        if limit is not None and end - start > limit:
-            # Only a sentence longer than the whole answer is cut, at a word boundary.
+        def same(row: int, other: int, page: bool = False) -> bool:
+            return 0 <= other < count and table[other, 0] == table[row, 0] and (not page or table[other, 1] == table[row, 1])
+
+        spans: dict[int, int] = {}
+        for row in rank_of:
+            first = row
+            while points_back(index.sentence_text(first)) and row - first < MAX_CONTEXT_SENTENCES and same(first, first - 1, page=True):
+                first -= 1
+            if not points_back(index.sentence_text(first)):
+                spans[row] = first
+        if not spans:
+            return []
+        needed = sorted({r for row, first in spans.items() for r in range(first - 1, row + 2) if same(row, r)})
+        position = {row: n for n, row in enumerate(needed)}
+        dense_all = np.asarray(index.sentence_vectors[needed], dtype=np.float32) @ question.vector
+        stems = {row: set(lexical_terms(index.sentence_text(row))) for row in needed}
+
+        rows = list(spans)
+        dense = {row: float(dense_all[position[row]]) for row in rows}
+        lexical = {row: question.coverage(stems[row]) for row in rows}
+        best_dense = max(dense.values())
+        best_lexical = max(lexical.values())
+        dense_rank = _ranks(dense)
+        lexical_rank = _ranks(lexical)
+        asked = set(question.weights)
+        candidates = []
+        for row in rows:
+            first = spans[row]
+            text = index.sentence_text(row)
+            doc, page, start, _ = (int(x) for x in table[first])
+            end = int(table[row, 3])
+            span_text = index.texts[doc][start:end]
+            window = set().union(*(stems[r] for r in range(first - 1, row + 2) if r in stems))
+            rank = rank_of[row]
+            answer_type = question.answer_type
+            own = stems[row]
+            features = np.array([
+                dense[row],
+                dense[row] - best_dense,
+                1.0 / (1 + dense_rank[row]),
+                float(dense_all[position[first - 1]]) if first - 1 in position else 0.0,
+                float(dense_all[position[row + 1]]) if row + 1 in position else 0.0,
+                lexical[row],
+                lexical[row] - best_lexical,
+                1.0 / (1 + lexical_rank[row]),
+                len(own - asked) / len(own) if own else 0.0,
+                question.coverage(own, question.specific),
+                question.coverage(window),
+                question.coverage(window, question.specific),
+                float(has_answer_type(text, answer_type, question.text)),
+                float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
+                1.0 / (1 + rank),
+                passages[rank].similarity,
+                float(row in first_rows),
+                float(len(text.split()) < MIN_ANSWER_WORDS or prose_share(text) < MIN_PROSE_SHARE),
+                float(first < row),
+                min(1.0, len(span_text) / 400),
+            ], dtype=np.float64)
+            candidates.append(Candidate(row=row, first=first, features=features))
+        return candidates
+
+    def _cite(self, candidate: Candidate) -> AnswerSentence:
+        doc, page, start, _ = (int(x) for x in self.index.sentences[candidate.first])
+        end = int(self.index.sentences[candidate.row, 3])
+        if end - start > MAX_ANSWER_CHARS - 5:
+            # Only a single sentence longer than the whole answer is cut, at a word boundary.
+            limit = MAX_ANSWER_CHARS - 5
             cut = self.index.texts[doc].rfind(" ", start, start + limit)
             end = cut if cut > start else start + limit
-        return AnswerSentence(**self.index.span(doc, page, start, end), score=round(score, 6))
+        return AnswerSentence(**self.index.span(doc, page, start, end), score=round(candidate.probability, 6))
+
+
+def _ranks(values: dict[int, float]) -> dict[int, int]:
+    """0 for the highest value, 1 for the next...; ties share the better rank's order by row."""
+    order = sorted(values, key=lambda row: (-values[row], row))
+    return {row: n for n, row in enumerate(order)}
+
+
+_FEATURE = {name: n for n, name in enumerate(CANDIDATE_FEATURES)}
+
+
+def span_length(candidate: Candidate) -> float:
+    return candidate.features[_FEATURE["length"]] * 400
+
+
+def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], float]:
+    """Rank the candidates, choose the spans to cite (best first) and the answer's confidence."""
+    candidates = evidence.candidates
+    if not candidates:
+        return [], 0.0
+    probabilities = model.ranker.probabilities(np.vstack([c.features for c in candidates]))
+    for candidate, probability in zip(candidates, probabilities):
+        candidate.probability = float(probability)
+    ranked = sorted(candidates, key=lambda c: (-c.probability, c.row))
+    best = ranked[0]
+    chosen = [best]
+    length = min(span_length(best), MAX_ANSWER_CHARS)
+    for candidate in ranked[1:]:
+        if len(chosen) == MAX_SENTENCES or candidate.probability < model.follow_up_share * best.probability:
+            break
+        if any(candidate.first <= other.row and other.first <= candidate.row for other in chosen):
+            continue  # overlaps a span already cited
+        if length + span_length(candidate) + 5 > MAX_ANSWER_CHARS:
+            continue
+        chosen.append(candidate)
+        length += span_length(candidate) + 5
+    features = answer_features(evidence, best)
+    confidence = float(model.confidence.probabilities(features.reshape(1, -1))[0])
+    return chosen, confidence
+
+
+def answer_features(evidence: Evidence, best: Candidate) -> np.ndarray:
+    """The signals of :data:`~eucaqa.evidence.ANSWER_FEATURES` for an answer led by ``best``."""
+    f = best.features
+    logit = float(np.log(max(best.probability, 1e-6) / max(1 - best.probability, 1e-6)))
+    values = {
+        "ranker_logit": logit,
+        "best_dense": max(float(c.features[_FEATURE["dense"]]) for c in evidence.candidates),
+        "names_unknown": evidence.question.names_unknown,
+        "specific_window": f[_FEATURE["specific_window"]],
+        "typed_missing": f[_FEATURE["typed_missing"]],
+        "lexical_window": f[_FEATURE["lexical_window"]],
+    }
+    return np.array([values[name] for name in ANSWER_FEATURES], dtype=np.float64)
 
 
 def _check_question(question: str) -> str:
@@ -293,19 +369,25 @@ def get_engine(index_dir: str | Path = "index") -> Engine:
         return engine
 
 
-def answer(question: str, *, top_k: int = 5, index_dir: str | Path = "index") -> Answer:
-    """Answer ``question`` with sentences copied from the indexed documents.
+def answer(
+    question: str, *, top_k: int = 5, index_dir: str | Path = "index", min_confidence: float | None = None
+) -> Answer:
+    """Answer ``question`` with spans copied from the indexed documents.
 
     Args:
         question: the question, in any wording; only its first 2,000 characters are read.
         top_k: passages to retrieve and return with the answer.
         index_dir: the index folder built by :func:`eucaqa.build_index`.
+        min_confidence: the confidence (0..1) an answer needs to be given; None takes
+            ``EUCAQA_MIN_CONFIDENCE`` or else the fitted model's threshold.
 
     Raises:
-        ValueError: the question is empty, or ``top_k`` is below 1.
+        ValueError: the question is empty, ``top_k`` is below 1 or ``min_confidence`` outside [0, 1].
         IndexNotFoundError: no index was built in ``index_dir``.
     """
     _check_question(question)
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
-    return get_engine(index_dir).answer(question, top_k=top_k)
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+    return get_engine(index_dir).answer(question, top_k=top_k, min_confidence=min_confidence)

@@ -134,11 +134,18 @@ class Retriever:
         n = max(int(scores["num_docs"]), 1)
         #: BM25's inverse document frequency of each vocabulary term
         self.idf = np.log(1.0 + (n - document_frequency + 0.5) / (document_frequency + 0.5))
+        #: share of the passages that hold each vocabulary term
+        self.share = document_frequency / n
 
     def term_weight(self, term: str) -> float:
         """IDF of a stemmed term; unseen terms weigh as much as the rarest ones."""
         position = self.vocabulary.get(term)
         return float(self.idf[position]) if position is not None else float(self.idf.max(initial=1.0))
+
+    def passage_share(self, term: str) -> float:
+        """Share of the passages holding a stemmed term; 0 for a term no passage holds."""
+        position = self.vocabulary.get(term)
+        return float(self.share[position]) if position is not None else 0.0
 
     def search(self, question_vector: np.ndarray, terms: list[str], top_k: int) -> list[Passage]:
         """The ``top_k`` passages by fused rank, best first."""

@@ -1,0 +1,199 @@
+"""Fit the answer model (``src/eucaqa/answer_model.json``) on the fit halves of the labelled sets.
+
+    make train            # or: .venv/bin/python eval/train.py
+
+Steps, all deterministic (no sampling; scikit-learn's lbfgs on fixed data):
+
+1. build (or bring up to date) two indexes under ``eval/work/``: the shipped
+   ``documents/`` and ``tests/data/pdf/us_constitution.pdf`` alone;
+2. ask every question of ``eval/fit/*.jsonl`` and ``tests/data/dev.jsonl`` of
+   its index and keep every candidate span with its signals;
+3. the *ranker*: logistic regression, one row per candidate span of an
+   answerable question, label "the span holds an accepted answer";
+4. the share of the best span's probability a further span needs to join the
+   answer: the value of a small grid with the best answer_hit on the fit data;
+5. the *confidence* model: logistic regression, one row per question, label
+   "the answer the ranker builds holds an accepted answer" (0 for every
+   question the documents cannot answer);
+6. the threshold of ``Answer.found``: the grid value with the best balanced
+   accuracy (answerable answered right, unanswerable abstained) on the fit data.
+
+The held-out halves (``eval/heldout/``) are never read here; report on them with
+``python eval/report.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from eucaqa.answer_model import MODEL_FILE, AnswerModel, LogisticModel, load_answer_model  # noqa: E402
+from eucaqa.answering import Engine, Evidence, answer_features, decide  # noqa: E402
+from eucaqa.evaluation import contains_any, read_questions  # noqa: E402
+from eucaqa.evidence import ANSWER_FEATURES, CANDIDATE_FEATURES  # noqa: E402
+from eucaqa.index import build_index, load_index  # noqa: E402
+
+WORK = ROOT / "eval" / "work"
+FIT = ROOT / "eval" / "fit"
+DEV = ROOT / "tests" / "data" / "dev.jsonl"
+CONSTITUTION_PDF = ROOT / "tests" / "data" / "pdf" / "us_constitution.pdf"
+#: which corpus each labelled file is asked of
+CORPUS_OF = {
+    "dev": "eu",
+    "inscope": "eu",
+    "near_topic": "eu",
+    "unindexed_eu": "eu",
+    "constitution": "constitution",
+    "unindexed_constitution": "constitution",
+}
+#: L2 strength of both logistic models (scikit-learn's C: smaller is stronger)
+RANKER_C = 1.0
+CONFIDENCE_C = 1.0
+FOLLOW_UP_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.2, 0.81, 0.05))
+
+
+@dataclass
+class Example:
+    file: str
+    item: dict
+    evidence: Evidence
+
+
+def corpus_indexes() -> dict[str, Path]:
+    """The two index folders of ``eval/work``, built or brought up to date."""
+    constitution_docs = WORK / "documents-constitution"
+    constitution_docs.mkdir(parents=True, exist_ok=True)
+    target = constitution_docs / CONSTITUTION_PDF.name
+    if not target.exists():
+        shutil.copyfile(CONSTITUTION_PDF, target)
+    folders = {"eu": (ROOT / "documents", WORK / "index-eu"), "constitution": (constitution_docs, WORK / "index-constitution")}
+    for documents, index in folders.values():
+        build_index(documents, index)
+    return {name: index for name, (_, index) in folders.items()}
+
+
+def labelled_files(folder: Path) -> dict[str, Path]:
+    files = {path.stem: path for path in sorted(folder.glob("*.jsonl"))}
+    if folder == FIT:
+        files["dev"] = DEV
+    return files
+
+
+def gather(files: dict[str, Path], engines: dict[str, Engine]) -> list[Example]:
+    examples = []
+    for name, path in files.items():
+        engine = engines[CORPUS_OF[name]]
+        for item in read_questions(path):
+            examples.append(Example(name, item, engine.gather(item["question"])))
+    return examples
+
+
+def span_text(engine: Engine, first: int, row: int) -> str:
+    doc, _, start, _ = (int(x) for x in engine.index.sentences[first])
+    return engine.index.texts[doc][start : int(engine.index.sentences[row, 3])]
+
+
+def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...], c: float) -> LogisticModel:
+    model = LogisticRegression(C=c, max_iter=5000)
+    model.fit(rows, labels)
+    return LogisticModel(features, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+
+
+def answer_hit(example: Example, engine: Engine, chosen) -> bool:
+    accepted = example.item.get("answers") or []
+    return bool(accepted) and contains_any(" ".join(span_text(engine, c.first, c.row) for c in chosen), accepted)
+
+
+def neutral_model() -> AnswerModel:
+    """A stand-in while fitting: every coefficient 0."""
+    return AnswerModel(
+        ranker=LogisticModel(CANDIDATE_FEATURES, np.zeros(len(CANDIDATE_FEATURES)), 0.0),
+        confidence=LogisticModel(ANSWER_FEATURES, np.zeros(len(ANSWER_FEATURES)), 0.0),
+        threshold=0.5,
+        follow_up_share=1.0,
+    )
+
+
+def main() -> None:
+    indexes = corpus_indexes()
+    engines = {name: Engine(load_index(folder), model=neutral_model()) for name, folder in indexes.items()}
+    examples = gather(labelled_files(FIT), engines)
+    engine_of = {id(e): engines[CORPUS_OF[e.file]] for e in examples}
+
+    # 3. the ranker
+    rows, labels = [], []
+    for example in examples:
+        accepted = example.item.get("answers") or []
+        if not accepted:
+            continue
+        engine = engine_of[id(example)]
+        for candidate in example.evidence.candidates:
+            rows.append(candidate.features)
+            labels.append(contains_any(span_text(engine, candidate.first, candidate.row), accepted))
+    ranker = fit_logistic(np.vstack(rows), np.array(labels, dtype=int), CANDIDATE_FEATURES, RANKER_C)
+    print(f"ranker: {len(rows)} candidate spans, {sum(labels)} holding an answer")
+
+    # 4. follow-up share, 5. confidence model
+    placeholder = neutral_model().confidence
+    answerable = [e for e in examples if e.item.get("answers")]
+
+    def hits_with(share: float) -> int:
+        model = AnswerModel(ranker, placeholder, 0.5, share)
+        return sum(answer_hit(e, engine_of[id(e)], decide(e.evidence, model)[0]) for e in answerable)
+
+    scores = {share: hits_with(share) for share in FOLLOW_UP_GRID}
+    follow_up = max(FOLLOW_UP_GRID, key=lambda share: (scores[share], share))
+    print("answer_hit by follow-up share:", {k: round(v / len(answerable), 3) for k, v in scores.items()}, "->", follow_up)
+
+    model = AnswerModel(ranker, placeholder, 0.5, follow_up)
+    rows, labels = [], []
+    for example in examples:
+        chosen, _ = decide(example.evidence, model)
+        if not chosen:
+            continue
+        rows.append(answer_features(example.evidence, chosen[0]))
+        labels.append(answer_hit(example, engine_of[id(example)], chosen))
+    confidence = fit_logistic(np.vstack(rows), np.array(labels, dtype=int), ANSWER_FEATURES, CONFIDENCE_C)
+    print(f"confidence: {len(rows)} questions, {sum(labels)} answered right")
+
+    # 6. threshold
+    probabilities = confidence.probabilities(np.vstack(rows))
+    hit = np.array(labels, dtype=bool)
+
+    def balanced(threshold: float) -> float:
+        answered = probabilities >= threshold
+        good_answers = (answered & hit).sum() / max(hit.sum(), 1)
+        good_abstentions = (~answered & ~hit).sum() / max((~hit).sum(), 1)
+        return (good_answers + good_abstentions) / 2
+
+    threshold = max(THRESHOLD_GRID, key=lambda t: (round(balanced(t), 4), -abs(t - 0.5)))
+    print("balanced accuracy by threshold:", {float(t): round(float(balanced(t)), 3) for t in THRESHOLD_GRID}, "->", threshold)
+
+    data = {
+        "about": "Fitted by eval/train.py on eval/fit/*.jsonl and tests/data/dev.jsonl; do not edit by hand.",
+        "ranker": ranker.to_dict(),
+        "confidence": confidence.to_dict(),
+        "threshold": float(threshold),
+        "follow_up_share": follow_up,
+        "fitted_on": {name: len(read_questions(path)) for name, path in labelled_files(FIT).items()},
+    }
+    MODEL_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    load_answer_model.cache_clear()
+    print(f"wrote {MODEL_FILE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

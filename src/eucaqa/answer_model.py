@@ -1,0 +1,83 @@
+"""The two small logistic models of the extract stage, read from ``answer_model.json``.
+
+- the *ranker* gives each candidate span the probability that it holds the
+  answer (:data:`~eucaqa.evidence.CANDIDATE_FEATURES`);
+- the *confidence* model gives the whole answer the probability that it holds
+  the right information (:data:`~eucaqa.evidence.ANSWER_FEATURES`); the answer
+  is given when that reaches the threshold.
+
+Both are fitted by ``python eval/train.py`` (``make train``) on the fit halves
+of the labelled sets under ``eval/``; the coefficients are plain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EucaqaError
+from .evidence import ANSWER_FEATURES, CANDIDATE_FEATURES
+
+MODEL_FILE = Path(__file__).with_name("answer_model.json")
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    """``p = 1 / (1 + exp(-(features · coefficients + intercept)))``."""
+
+    features: tuple[str, ...]
+    coefficients: np.ndarray
+    intercept: float
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        return rows @ self.coefficients + self.intercept
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(rows)))
+
+    def to_dict(self) -> dict:
+        return {
+            "features": list(self.features),
+            "coefficients": [round(float(c), 6) for c in self.coefficients],
+            "intercept": round(float(self.intercept), 6),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, expected: tuple[str, ...]) -> LogisticModel:
+        features = tuple(data["features"])
+        if features != expected:
+            raise EucaqaError(f"answer model features {features} do not match the code's {expected}; re-train it")
+        coefficients = np.asarray(data["coefficients"], dtype=np.float64)
+        if coefficients.shape != (len(features),) or not all(math.isfinite(c) for c in coefficients):
+            raise EucaqaError("answer model coefficients are damaged; re-train it")
+        return cls(features, coefficients, float(data["intercept"]))
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    ranker: LogisticModel
+    confidence: LogisticModel
+    #: an answer is given when its confidence reaches this (``Answer.found``)
+    threshold: float
+    #: a further span joins the answer when its probability is at least this share of the best one's
+    follow_up_share: float
+
+
+@lru_cache(maxsize=4)
+def load_answer_model(path: str | Path = MODEL_FILE) -> AnswerModel:
+    """The fitted models; raises EucaqaError when the file is missing or does not fit the code."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return AnswerModel(
+            ranker=LogisticModel.from_dict(data["ranker"], CANDIDATE_FEATURES),
+            confidence=LogisticModel.from_dict(data["confidence"], ANSWER_FEATURES),
+            threshold=float(data["threshold"]),
+            follow_up_share=float(data["follow_up_share"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise EucaqaError(f"cannot read the answer model {path}: {error}; re-train it with: make train") from error

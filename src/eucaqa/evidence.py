@@ -1,0 +1,226 @@
+"""Evidence for the extract stage: what a question names and asks for, and the
+signals of each candidate span that may answer it.
+
+Everything here holds for any question and any corpus: no rule names a
+document, a question or a country. The signals are weighed by the small
+logistic models of :mod:`eucaqa.answer_model`, fitted on labelled questions.
+
+- A *candidate* is one sentence of a retrieved passage, cited as a *span*: the
+  sentence itself, or, when it opens with a word that points back ("It", "This
+  programme", "Their"...), the sentence together with the one(s) before it, so
+  that the quote says what it is about and stays one verbatim span.
+- The question's *specific terms* are what it names: capitalised words,
+  acronyms and numbers, and the words the corpus itself finds rare (by IDF).
+  They must be found together in the cited span or right beside it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+AnswerType = Literal["date", "share", "amount", "person", "place"]
+
+#: Words that point back to something said before when they open a sentence.
+_BACK_WORDS = (
+    r"it|its|it's|itself|this|these|those|that|they|their|theirs|them|themselves|he|she|his|her|hers|him|"
+    r"such|both|the latter|the former|the same|the above|thereby|therefore|thus|hence"
+)
+_PREPOSITIONS = r"in|on|at|by|for|with|from|under|to|of|during|after|before|since|through|within|despite|as|into|among"
+POINTING_BACK = re.compile(
+    rf"^[\s\"'“‘(\[]*(?:(?:{_BACK_WORDS})\b|(?:{_PREPOSITIONS})\s+(?:this|that|these|those|its|their|his|her|such|it|them)\b)",
+    re.IGNORECASE,
+)
+#: At most this many sentences are put before a pointing-back sentence.
+MAX_CONTEXT_SENTENCES = 2
+
+#: A term is rare, hence specific, when at most this share of passages hold it.
+RARE_SHARE = 0.1
+
+#: Words that may be capitalised in a question without naming anything.
+_NOT_NAMES = frozenset(
+    "what which who whom whose when where why how is are was were do does did can could will would should "
+    "has have had in on at of for from to by the a an and or i according".split()
+)
+
+
+def points_back(text: str) -> bool:
+    """Whether a sentence opens with a word that refers to what came before it."""
+    return bool(POINTING_BACK.match(text))
+
+
+# ------------------------------------------------------------------- answer types
+
+# A wh-word, then at most three words, then the noun that names the kind of answer:
+# "In what year ...", "What was the value of ...", "Which European city ...".
+_ASKS = r"\b(what|which)\s+(?:\S+\s+){{0,3}}?({nouns})\b"
+_TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern]] = [
+    ("date", re.compile(r"^(since |until |by )?when\b|" + _ASKS.format(nouns="year|date|month|day|decade|century"), re.I)),
+    ("share", re.compile(_ASKS.format(nouns="share|percentage|proportion|percent|fraction|portion"), re.I)),
+    ("amount", re.compile(
+        r"\bhow (much|many|large|big|long|high|far|often|old)\b|"
+        + _ASKS.format(nouns="amount|value|number|sum|volume|level|cost|price|size|total|budget|age"), re.I)),
+    ("person", re.compile(
+        r"^(who|whom|whose)\b|\b(who|whom|whose)\s+\w+ed\b|"
+        + _ASKS.format(nouns="official|person|minister|leader|diplomat|president|head|representative|envoy|author"), re.I)),
+    ("place", re.compile(r"^where\b|\bwhere (will|is|was|did|does|do|are|were)\b|"
+                         + _ASKS.format(nouns="city|country|town|place|capital|region|location|venue"), re.I)),
+]
+
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_NUMBER = r"\d[\d,.]*\d|\d"
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|dozens?"
+)
+_EVIDENCE: dict[AnswerType, re.Pattern] = {
+    "date": re.compile(rf"\b(1[5-9]\d\d|20\d\d)s?\b|\b({_MONTHS})\b|\b\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}\b"),
+    "share": re.compile(
+        rf"({_NUMBER})\s*(%|percent\b|per cent\b)|\b(half|a third|one third|a quarter|two thirds|three fourths|majority)\b",
+        re.I,
+    ),
+    "amount": re.compile(
+        rf"[$€£¥]\s*\d|({_NUMBER})\s*(%|percent|per cent|million|billion|trillion|thousand|bn|mln)?|\b({_NUMBER_WORDS})\b",
+        re.I,
+    ),
+    "person": re.compile(
+        r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)*\s+[A-Z][a-z]{2,}\b"
+        r"|\b(President|Minister|Director|Head|Chair\w*|Secretary|Ambassador|Commissioner|Representative|Spokes\w+"
+        r"|Senate|House|Congress|Court|Justice|Judge|Governor|Legislature|Parliament|Council|Commission)\b"
+    ),
+    "place": re.compile(r"\b(in|at|to|from|near|city of|capital)\s+(the\s+)?[A-Z][a-z]+"),
+}
+
+
+def expected_answer_type(question: str) -> AnswerType | None:
+    """What kind of thing the question asks for, from its wording; None if unclear."""
+    text = question.strip()
+    for answer_type, pattern in _TYPE_PATTERNS:
+        if pattern.search(text):
+            return answer_type
+    return None
+
+
+def has_answer_type(sentence: str, answer_type: AnswerType | None, question: str) -> bool:
+    """Whether the sentence holds something of that type that the question does not already say."""
+    if answer_type is None:
+        return False
+    asked = question.lower()
+    return any(match.group(0).strip().lower() not in asked for match in _EVIDENCE[answer_type].finditer(sentence))
+
+
+def prose_share(text: str) -> float:
+    """Share of a text's tokens that are words rather than numbers or symbols (tables score low)."""
+    tokens = text.split()
+    if not tokens:
+        return 0.0
+    return sum(1 for token in tokens if any(char.isalpha() for char in token)) / len(tokens)
+
+
+def term_matches(term: str, present: set[str]) -> bool:
+    """A stemmed term found among a sentence's stems, allowing spelling variants of a
+    shared stem of 5+ letters ("programm"/"program", "organiz"/"organis")."""
+    if term in present:
+        return True
+    if len(term) < 5:
+        return False
+    return any(len(other) >= 5 and (other.startswith(term[:-1]) or term.startswith(other[:-1])) for other in present)
+
+
+_WORD = re.compile(r"[\w’'.-]*\w")
+
+
+def name_words(question: str) -> list[str]:
+    """The words by which a question names something: capitalised words after
+    the first, acronyms, and numbers ("Tajikistan", "WTO", "2015")."""
+    names = []
+    for position, match in enumerate(_WORD.finditer(question)):
+        word = match.group(0)
+        if any(char.isdigit() for char in word):
+            names.append(word)
+        elif word.lower() in _NOT_NAMES:
+            continue
+        elif word.isupper() and len(word) >= 2:
+            names.append(word)
+        elif position > 0 and word[0].isupper():
+            names.append(word)
+    return names
+
+
+# ---------------------------------------------------------------------- question
+
+
+@dataclass
+class Question:
+    """A question as the extract stage sees it."""
+
+    text: str
+    vector: np.ndarray
+    #: stemmed content words (BM25's view), each once, with their IDF weights
+    weights: dict[str, float]
+    answer_type: AnswerType | None
+    #: stemmed terms of the words that name something
+    names: set[str]
+    #: names, plus the question's terms the corpus finds rare
+    specific: set[str]
+    #: share of the names the corpus never mentions, 0 when it names nothing
+    names_unknown: float
+
+    def coverage(self, present: set[str], terms: set[str] | None = None) -> float:
+        """IDF-weighted share of ``terms`` (default: all content words) found in ``present``."""
+        terms = self.weights.keys() if terms is None else terms
+        total = sum(self.weights.get(term, 0.0) for term in terms)
+        if total <= 0:
+            return 1.0
+        return sum(self.weights.get(term, 0.0) for term in terms if term_matches(term, present)) / total
+
+
+# -------------------------------------------------------------------- candidates
+
+#: The signals of a candidate span, in the order of the ranker's coefficients.
+CANDIDATE_FEATURES = (
+    "dense",            # cosine of the sentence to the question
+    "dense_gap",        # that minus the best cosine among the candidates (<= 0)
+    "dense_rank",       # 1 / (1 + its rank by cosine among the candidates)
+    "dense_previous",   # cosine of the sentence right before the span
+    "dense_next",       # cosine of the sentence right after
+    "lexical",          # IDF-weighted share of the question's words in the sentence
+    "lexical_gap",      # that minus the best share among the candidates (<= 0)
+    "lexical_rank",     # 1 / (1 + its rank by that share among the candidates)
+    "novelty",          # share of the sentence's words that the question does not use
+    "specific_sentence",  # share of the question's specific terms in the sentence itself
+    "lexical_window",   # the same share over the span and its neighbours
+    "specific_window",  # share of the question's specific terms in the span and its neighbours
+    "typed",            # the question asks for a date/amount/...; the sentence holds one it does not say
+    "typed_missing",    # the question asks for a type; the span holds none
+    "passage_rank",     # 1 / (1 + rank of the best passage holding it)
+    "passage_dense",    # cosine of that passage to the question
+    "first_in_passage", # the sentence opens its passage
+    "fragment",         # fewer than 4 words, or mostly numbers (a table row)
+    "extended",         # the span starts earlier because the sentence points back
+    "length",           # characters of the span / 400, at most 1
+)
+
+#: The signals of a whole answer, in the order of the confidence model's coefficients.
+ANSWER_FEATURES = (
+    "ranker_logit",     # the ranker's log-odds for the best span
+    "best_dense",       # the best cosine of any candidate sentence
+    "names_unknown",    # share of the question's names the corpus never mentions
+    "specific_window",  # share of its specific terms found together around the best span
+    "typed_missing",    # the question asks for a type the best span does not hold
+    "lexical_window",   # share of its words found around the best span
+)
+
+
+@dataclass
+class Candidate:
+    """A sentence that may answer, and the verbatim span that would cite it."""
+
+    row: int            # the sentence (row of the sentence table)
+    first: int          # first sentence row of the cited span (== row unless it points back)
+    features: np.ndarray
+    probability: float = 0.0
+    covered: set[str] = field(default_factory=set)
