@@ -61,7 +61,7 @@ CORPUS_OF = {
 #: L2 strength of both logistic models (scikit-learn's C: smaller is stronger)
 RANKER_C = 1.0
 CONFIDENCE_C = 1.0
-FOLLOW_UP_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+FOLLOW_UP_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.2, 0.81, 0.05))
 
 
@@ -155,7 +155,7 @@ def main() -> None:
         return sum(answer_hit(e, engine_of[id(e)], decide(e.evidence, model)[0]) for e in answerable)
 
     scores = {share: hits_with(share) for share in FOLLOW_UP_GRID}
-    follow_up = max(FOLLOW_UP_GRID, key=lambda share: (scores[share], share))
+    follow_up = max(FOLLOW_UP_GRID, key=lambda share: (scores[share], -share))
     print("answer_hit by follow-up share:", {k: round(v / len(answerable), 3) for k, v in scores.items()}, "->", follow_up)
 
     model = AnswerModel(ranker, placeholder, 0.5, follow_up)

@@ -37,6 +37,7 @@ from .evidence import (
     CANDIDATE_FEATURES,
     MAX_CONTEXT_SENTENCES,
     RARE_SHARE,
+    TOPIC_NAME_SHARE,
     Candidate,
     Question,
     expected_answer_type,
@@ -49,7 +50,7 @@ from .index import LoadedIndex, current_build, load_index
 from .retrieval import CitedText, Passage, Retriever, lexical_terms
 
 NOT_FOUND_TEXT = "The documents do not answer this question."
-MAX_SENTENCES = 3
+MAX_SENTENCES = 5
 MAX_ANSWER_CHARS = 700
 #: Characters of a question that are read; the model sees 256 word pieces anyway.
 MAX_QUESTION_CHARS = 2000
@@ -189,7 +190,9 @@ class Engine:
         rare = {term for term in terms if term in vocabulary and self.retriever.passage_share(term) <= RARE_SHARE}
         for term in names:
             weights.setdefault(term, self.retriever.term_weight(term))
-        unknown = sum(1 for term in names if term not in vocabulary)
+        unknown = sum(1 for term in names if not self.retriever.knows(term))
+        names_unknown = unknown / len(names) if names else 0.0
+        names = {term for term in names if self.retriever.passage_share(term) <= TOPIC_NAME_SHARE}
         return Question(
             text=text,
             vector=vector,
@@ -197,7 +200,7 @@ class Engine:
             answer_type=expected_answer_type(text),
             names=names,
             specific=names | rare,
-            names_unknown=unknown / len(names) if names else 0.0,
+            names_unknown=names_unknown,
         )
 
     def _candidates(self, question: Question, passages: list[Passage]) -> list[Candidate]:
@@ -263,6 +266,7 @@ class Engine:
                 question.coverage(own, question.specific),
                 question.coverage(window),
                 question.coverage(window, question.specific),
+                question.names_found(window),
                 float(has_answer_type(text, answer_type, question.text)),
                 float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
                 1.0 / (1 + rank),
@@ -334,6 +338,7 @@ def answer_features(evidence: Evidence, best: Candidate) -> np.ndarray:
         "best_dense": max(float(c.features[_FEATURE["dense"]]) for c in evidence.candidates),
         "names_unknown": evidence.question.names_unknown,
         "specific_window": f[_FEATURE["specific_window"]],
+        "names_window": f[_FEATURE["names_window"]],
         "typed_missing": f[_FEATURE["typed_missing"]],
         "lexical_window": f[_FEATURE["lexical_window"]],
     }

@@ -31,6 +31,7 @@ EPILOG_SERVE = """example:
   eucaqa serve --port 8080"""
 EPILOG_EVAL = """example:
   eucaqa eval ../shared/eval/dev.jsonl
+  eucaqa eval eval/heldout/inscope.jsonl eval/heldout/near_topic.jsonl
   eucaqa eval questions.jsonl --json > report.json"""
 
 
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=int, default=5, help="passages to retrieve (default: %(default)s)")
     ask.add_argument("--index", default=str(index_dir_default()), help="index folder (default: %(default)s)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                     help="confidence (0..1) an answer needs (default: EUCAQA_MIN_CONFIDENCE or the model's threshold)")
 
     serve = command("serve", "Update the index, then serve the web chat.", EPILOG_SERVE)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -68,10 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--index", default=str(index_dir_default()), help="index folder (default: %(default)s)")
 
     evaluate = command("eval", "Score the answers on a JSONL file of questions.", EPILOG_EVAL)
-    evaluate.add_argument("qa_file", metavar="QA.jsonl", help="one JSON object a line: question, answers, document")
+    evaluate.add_argument("qa_files", metavar="QA.jsonl", nargs="+",
+                          help="one JSON object a line: question, answers, document; each file is scored on its own")
     evaluate.add_argument("--top-k", type=int, default=5, help="passages to retrieve (default: %(default)s)")
     evaluate.add_argument("--index", default=str(index_dir_default()), help="index folder (default: %(default)s)")
     evaluate.add_argument("--json", action="store_true", help="print the numbers and per-question rows as JSON")
+    evaluate.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                          help="confidence (0..1) an answer needs (default: EUCAQA_MIN_CONFIDENCE or the model's threshold)")
     return parser
 
 
@@ -140,13 +146,15 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from .answering import answer
+    from .answering import answer, confidence_label
 
-    result = answer(args.question, top_k=args.top_k, index_dir=args.index)
+    result = answer(args.question, top_k=args.top_k, index_dir=args.index, min_confidence=args.min_confidence)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
     print(result.text)
+    if result.found:
+        print(f"({confidence_label(result.confidence)}: {result.confidence:.2f})")
     for number, sentence in enumerate(result.sentences, start=1):
         print(f"[{number}] {sentence.citation}")
     if not result.found and result.passages:
@@ -166,9 +174,13 @@ def _serve(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_file, format_report
 
-    report = evaluate_file(args.qa_file, top_k=args.top_k, index_dir=args.index)
+    reports = {
+        path: evaluate_file(path, top_k=args.top_k, index_dir=args.index, min_confidence=args.min_confidence)
+        for path in args.qa_files
+    }
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        data = {path: report.to_dict() for path, report in reports.items()}
+        print(json.dumps(next(iter(data.values())) if len(data) == 1 else data, ensure_ascii=False, indent=2))
     else:
-        print(format_report(report))
+        print("\n\n".join(format_report(report, title=path) for path, report in reports.items()))
     return EXIT_OK

@@ -2,6 +2,13 @@
 
 Each line: ``{"question": ..., "answers": [accepted strings], "document": gold file}``;
 ``"answers": []`` marks a question the documents cannot answer.
+
+Besides answer_hit, the report says how well ``Answer.confidence`` is
+calibrated (expected calibration error over 5 bins of the answered questions)
+and what answering at other thresholds would give (the coverage table), and
+compares with a plain baseline that fills 700 characters with the sentences of
+the retrieved passages ranked by reciprocal rank fusion of their similarity
+and word overlap.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .answering import Answer, answer
+import numpy as np
+
+from .answering import NOT_FOUND_TEXT, Answer, answer
 from .errors import EucaqaError
 
 
@@ -28,6 +37,12 @@ class QuestionResult:
     citation_ok: bool | None
     seconds: float
     answer: str
+    #: Answer.confidence
+    confidence: float = 0.0
+    #: whether the spans the engine would cite at any threshold hold an accepted answer
+    would_hit: bool = False
+    #: whether the 700-character baseline holds an accepted answer
+    baseline_hit: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,6 +61,16 @@ class EvalReport:
     abstained_out_of_scope: int
     latency_p50: float
     latency_p95: float
+    #: questions answered / abstained on, answerable or not
+    answered: int = 0
+    abstained: int = 0
+    threshold: float = 0.5
+    #: expected calibration error of the answered questions' confidence (5 bins)
+    ece: float = 0.0
+    #: rows of (threshold, share of questions answered, share of those answered right, in-scope answer_hit)
+    coverage: list[tuple[float, float, float, float]] = field(default_factory=list)
+    #: answer_hit of the 700-character baseline on the answerable questions
+    baseline_hit: float = 0.0
     rows: list[QuestionResult] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -93,10 +118,13 @@ def read_questions(path: str | Path) -> list[dict]:
     return items
 
 
-def score_answer(item: dict, result: Answer, index_texts: dict[str, str]) -> QuestionResult:
+def score_answer(item: dict, result: Answer, index_texts: dict[str, str], threshold: float) -> QuestionResult:
+    """Score an answer asked with ``min_confidence=0`` as if given at ``threshold``."""
     accepted = item.get("answers") or []
     in_scope = bool(accepted)
-    answer_hit = in_scope and result.found and contains_any(result.text, accepted)
+    found = result.found and result.confidence >= threshold
+    would_hit = in_scope and result.found and contains_any(result.text, accepted)
+    answer_hit = found and would_hit
     hit_at_k = in_scope and any(contains_any(p.text, accepted) for p in result.passages)
     citation_ok = None
     if answer_hit:
@@ -110,26 +138,92 @@ def score_answer(item: dict, result: Answer, index_texts: dict[str, str]) -> Que
         id=str(item["id"]),
         question=item["question"],
         in_scope=in_scope,
-        found=result.found,
+        found=found,
         answer_hit=answer_hit,
         hit_at_k=hit_at_k,
         citation_ok=citation_ok,
         seconds=result.seconds,
-        answer=result.text,
+        answer=result.text if found else NOT_FOUND_TEXT,
+        confidence=result.confidence,
+        would_hit=would_hit,
     )
 
 
-def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "index") -> EvalReport:
+COVERAGE_THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+BASELINE_CHARS = 700
+
+
+def expected_calibration_error(confidences: list[float], correct: list[bool], bins: int = 5) -> float:
+    """Mean |confidence - accuracy| over equal-width confidence bins, weighted by their size."""
+    if not confidences:
+        return 0.0
+    values = np.asarray(confidences, dtype=float)
+    right = np.asarray(correct, dtype=float)
+    which = np.minimum((values * bins).astype(int), bins - 1)
+    error = 0.0
+    for number in range(bins):
+        members = which == number
+        if members.any():
+            error += members.sum() / len(values) * abs(values[members].mean() - right[members].mean())
+    return round(float(error), 4)
+
+
+def coverage_table(rows: list[QuestionResult]) -> list[tuple[float, float, float, float]]:
+    """For each threshold: share of questions answered, share of those right, in-scope answer_hit."""
+    table = []
+    in_scope = [row for row in rows if row.in_scope]
+    for threshold in COVERAGE_THRESHOLDS:
+        answered = [row for row in rows if row.confidence >= threshold]
+        right = sum(row.would_hit for row in answered)
+        hits = sum(row.would_hit and row.confidence >= threshold for row in in_scope)
+        table.append((threshold, _share(len(answered), len(rows)), _share(right, len(answered)), _share(hits, len(in_scope))))
+    return table
+
+
+def baseline_text(engine, question: str, top_k: int) -> str:
+    """The sentences of the retrieved passages, ranked by reciprocal rank fusion of
+    cosine and word overlap, until 700 characters are filled."""
+    from .evidence import CANDIDATE_FEATURES
+    from .retrieval import RRF_K
+
+    dense_rank = CANDIDATE_FEATURES.index("dense_rank")
+    lexical_rank = CANDIDATE_FEATURES.index("lexical_rank")
+    candidates = engine.gather(question, top_k).candidates
+
+    def fused(candidate) -> float:
+        ranks = (1 / candidate.features[dense_rank] - 1, 1 / candidate.features[lexical_rank] - 1)
+        return sum(1 / (RRF_K + 1 + rank) for rank in ranks)
+
+    parts, length = [], 0
+    for candidate in sorted(candidates, key=lambda c: (-fused(c), c.row)):
+        text = engine.index.sentence_text(candidate.row)
+        if length + len(text) > BASELINE_CHARS:
+            break
+        parts.append(text)
+        length += len(text) + 1
+    return " ".join(parts)
+
+
+def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "index",
+                  min_confidence: float | None = None) -> EvalReport:
     """Answer every question of ``path`` and score the answers."""
     from .answering import get_engine
 
     items = read_questions(path)
     engine = get_engine(index_dir)
+    threshold = engine.threshold(min_confidence)
     texts = dict(zip(engine.index.sources, engine.index.texts))
-    rows = [score_answer(item, answer(item["question"], top_k=top_k, index_dir=index_dir), texts) for item in items]
+    rows = []
+    for item in items:
+        result = answer(item["question"], top_k=top_k, index_dir=index_dir, min_confidence=0.0)
+        row = score_answer(item, result, texts, threshold)
+        if row.in_scope:
+            row.baseline_hit = contains_any(baseline_text(engine, item["question"], top_k), item["answers"])
+        rows.append(row)
     in_scope = [row for row in rows if row.in_scope]
     out_of_scope = [row for row in rows if not row.in_scope]
     answered = [row for row in in_scope if row.answer_hit]
+    found = [row for row in rows if row.found]
     latencies = sorted(row.seconds for row in rows)
     return EvalReport(
         questions=len(rows),
@@ -143,6 +237,12 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
         abstained_out_of_scope=sum(not row.found for row in out_of_scope),
         latency_p50=statistics.median(latencies),
         latency_p95=latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
+        answered=len(found),
+        abstained=len(rows) - len(found),
+        threshold=threshold,
+        ece=expected_calibration_error([row.confidence for row in found], [row.would_hit for row in found]),
+        coverage=coverage_table(rows),
+        baseline_hit=_share(sum(row.baseline_hit for row in in_scope), len(in_scope)),
         rows=rows,
     )
 
@@ -151,22 +251,31 @@ def _share(count: int, total: int) -> float:
     return round(count / total, 4) if total else 0.0
 
 
-def format_report(report: EvalReport) -> str:
-    """A small table for the terminal, then the questions that missed."""
-    lines = [
-        f"{'metric':<28}{'value':>10}",
-        f"{'questions':<28}{report.questions:>10}",
-        f"{'answer_hit':<28}{report.answer_hit:>10.3f}",
-        f"{f'hit@{report.top_k}':<28}{report.hit_at_k:>10.3f}",
-        f"{'citation_ok (answered)':<28}{report.citation_ok:>10.3f}",
-        f"{'in-scope answered':<28}{f'{report.answered_in_scope}/{report.in_scope}':>10}",
-        f"{'out-of-scope abstained':<28}{f'{report.abstained_out_of_scope}/{report.out_of_scope}':>10}",
-        f"{'latency p50 (s)':<28}{report.latency_p50:>10.3f}",
-        f"{'latency p95 (s)':<28}{report.latency_p95:>10.3f}",
+def format_report(report: EvalReport, title: str | None = None) -> str:
+    """A small table for the terminal, the coverage table, then the questions that missed."""
+    lines = [f"== {title}"] if title else []
+    lines += [
+        f"{'metric':<30}{'value':>10}",
+        f"{'questions':<30}{report.questions:>10}",
+        f"{'answer_hit':<30}{report.answer_hit:>10.3f}",
+        f"{'answered':<30}{report.answered:>10}",
+        f"{'abstained':<30}{report.abstained:>10}",
+        f"{'in-scope answered':<30}{f'{report.answered_in_scope}/{report.in_scope}':>10}",
+        f"{'out-of-scope abstained':<30}{f'{report.abstained_out_of_scope}/{report.out_of_scope}':>10}",
+        f"{'ECE (answered, 5 bins)':<30}{report.ece:>10.3f}",
+        f"{f'hit@{report.top_k}':<30}{report.hit_at_k:>10.3f}",
+        f"{'citation_ok (answered)':<30}{report.citation_ok:>10.3f}",
+        f"{'700-char baseline answer_hit':<30}{report.baseline_hit:>10.3f}",
+        f"{'threshold':<30}{report.threshold:>10.2f}",
+        f"{'latency p50 (s)':<30}{report.latency_p50:>10.3f}",
+        f"{'latency p95 (s)':<30}{report.latency_p95:>10.3f}",
+        "",
+        "coverage: threshold  answered  right-of-answered  in-scope answer_hit",
     ]
+    lines += [f"{t:>19.1f}{share:>10.3f}{right:>19.3f}{hit:>21.3f}" for t, share, right, hit in report.coverage]
     misses = [row for row in report.rows if (row.in_scope and not row.answer_hit) or (not row.in_scope and row.found)]
     if misses:
         lines.append("")
         lines.append("missed:")
-        lines.extend(f"  {row.id}: {row.question} -> {row.answer[:150]}" for row in misses)
+        lines.extend(f"  {row.id} ({row.confidence:.2f}): {row.question} -> {row.answer[:150]}" for row in misses)
     return "\n".join(lines)

@@ -39,6 +39,9 @@ MAX_CONTEXT_SENTENCES = 2
 
 #: A term is rare, hence specific, when at most this share of passages hold it.
 RARE_SHARE = 0.1
+#: A name the question gives must be found near the cited span unless more than
+#: this share of passages hold it (then it is the corpus's topic, not a detail).
+TOPIC_NAME_SHARE = 0.2
 
 #: Words that may be capitalised in a question without naming anything.
 _NOT_NAMES = frozenset(
@@ -162,12 +165,18 @@ class Question:
     #: stemmed content words (BM25's view), each once, with their IDF weights
     weights: dict[str, float]
     answer_type: AnswerType | None
-    #: stemmed terms of the words that name something
+    #: stemmed terms of the words that name something, except those most passages hold
     names: set[str]
     #: names, plus the question's terms the corpus finds rare
     specific: set[str]
     #: share of the names the corpus never mentions, 0 when it names nothing
     names_unknown: float
+
+    def names_found(self, present: set[str]) -> float:
+        """Share of the question's names found in ``present`` (1 when it names nothing)."""
+        if not self.names:
+            return 1.0
+        return sum(1 for term in self.names if term_matches(term, present)) / len(self.names)
 
     def coverage(self, present: set[str], terms: set[str] | None = None) -> float:
         """IDF-weighted share of ``terms`` (default: all content words) found in ``present``."""
@@ -194,6 +203,8 @@ CANDIDATE_FEATURES = (
     "specific_sentence",  # share of the question's specific terms in the sentence itself
     "lexical_window",   # the same share over the span and its neighbours
     "specific_window",  # share of the question's specific terms in the span and its neighbours
+    "names_window",     # share of the question's names (capitalised words, acronyms, numbers) there,
+                        # leaving out names so common in the corpus that they are its topic
     "typed",            # the question asks for a date/amount/...; the sentence holds one it does not say
     "typed_missing",    # the question asks for a type; the span holds none
     "passage_rank",     # 1 / (1 + rank of the best passage holding it)
@@ -210,6 +221,7 @@ ANSWER_FEATURES = (
     "best_dense",       # the best cosine of any candidate sentence
     "names_unknown",    # share of the question's names the corpus never mentions
     "specific_window",  # share of its specific terms found together around the best span
+    "names_window",     # share of its names found together around the best span
     "typed_missing",    # the question asks for a type the best span does not hold
     "lexical_window",   # share of its words found around the best span
 )

@@ -7,6 +7,7 @@ dense (FAISS inner product of unit MiniLM vectors) and lexical (BM25 from
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import threading
@@ -136,11 +137,25 @@ class Retriever:
         self.idf = np.log(1.0 + (n - document_frequency + 0.5) / (document_frequency + 0.5))
         #: share of the passages that hold each vocabulary term
         self.share = document_frequency / n
+        self._sorted_vocabulary: list[str] | None = None
 
     def term_weight(self, term: str) -> float:
         """IDF of a stemmed term; unseen terms weigh as much as the rarest ones."""
         position = self.vocabulary.get(term)
         return float(self.idf[position]) if position is not None else float(self.idf.max(initial=1.0))
+
+    def knows(self, term: str) -> bool:
+        """Whether some passage holds the stemmed term or a spelling variant of a stem of 5+
+        letters ("kazakh" / "kazakhstan", "programm" / "program")."""
+        if term in self.vocabulary:
+            return True
+        if len(term) < 5:
+            return False
+        if self._sorted_vocabulary is None:
+            self._sorted_vocabulary = sorted(self.vocabulary)
+        prefix = term[:-1]
+        position = bisect.bisect_left(self._sorted_vocabulary, prefix)
+        return position < len(self._sorted_vocabulary) and self._sorted_vocabulary[position].startswith(prefix)
 
     def passage_share(self, term: str) -> float:
         """Share of the passages holding a stemmed term; 0 for a term no passage holds."""
