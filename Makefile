@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench index clean
+.PHONY: install run test bench index train clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: install
 
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench.py
+
+# Re-fit the answer model (src/eucaqa/answer_model.json) on eval/fit/.
+train: install
+	HF_HUB_OFFLINE=1 $(PY) eval/train.py
 
 clean:
 	rm -rf $(VENV) index/build-* index/CURRENT

@@ -72,14 +72,14 @@ class Example:
     evidence: Evidence
 
 
-def corpus_indexes() -> dict[str, Path]:
-    """The two index folders of ``eval/work``, built or brought up to date."""
-    constitution_docs = WORK / "documents-constitution"
+def corpus_indexes(work: Path = WORK) -> dict[str, Path]:
+    """The two index folders of ``work``, built or brought up to date."""
+    constitution_docs = work / "documents-constitution"
     constitution_docs.mkdir(parents=True, exist_ok=True)
     target = constitution_docs / CONSTITUTION_PDF.name
     if not target.exists():
         shutil.copyfile(CONSTITUTION_PDF, target)
-    folders = {"eu": (ROOT / "documents", WORK / "index-eu"), "constitution": (constitution_docs, WORK / "index-constitution")}
+    folders = {"eu": (ROOT / "documents", work / "index-eu"), "constitution": (constitution_docs, work / "index-constitution")}
     for documents, index in folders.values():
         build_index(documents, index)
     return {name: index for name, (_, index) in folders.items()}
@@ -127,8 +127,14 @@ def neutral_model() -> AnswerModel:
     )
 
 
-def main() -> None:
-    indexes = corpus_indexes()
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Fit the answer model on eval/fit/.")
+    parser.add_argument("--work", type=Path, default=WORK, help="folder for the two indexes (default: eval/work)")
+    parser.add_argument("--output", type=Path, default=MODEL_FILE, help="where to write the model JSON")
+    args = parser.parse_args(argv)
+    indexes = corpus_indexes(args.work)
     engines = {name: Engine(load_index(folder), model=neutral_model()) for name, folder in indexes.items()}
     examples = gather(labelled_files(FIT), engines)
     engine_of = {id(e): engines[CORPUS_OF[e.file]] for e in examples}
@@ -190,9 +196,9 @@ def main() -> None:
         "follow_up_share": follow_up,
         "fitted_on": {name: len(read_questions(path)) for name, path in labelled_files(FIT).items()},
     }
-    MODEL_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    args.output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     load_answer_model.cache_clear()
-    print(f"wrote {MODEL_FILE.relative_to(ROOT)}")
+    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

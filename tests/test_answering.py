@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from eucaqa import answer
-from eucaqa.answering import expected_answer_type, has_answer_type
+from eucaqa.answering import MAX_SENTENCES, expected_answer_type, has_answer_type
 from eucaqa.cli import main
 from eucaqa.documents import load_document
 from eucaqa.errors import IndexNotFoundError
@@ -107,7 +107,7 @@ def test_every_cited_sentence_is_verbatim_at_its_offsets(shipped_index):
     for item in DEV:
         result = answer(item["question"], index_dir=shipped_index)
         assert 0 < len(result.passages) <= 5
-        assert len(result.sentences) <= 3
+        assert len(result.sentences) <= MAX_SENTENCES
         assert sum(len(s.text) for s in result.sentences) <= 700
         for number, sentence in enumerate(result.sentences, start=1):
             if sentence.source not in texts:
@@ -134,7 +134,8 @@ def test_out_of_scope_question_abstains_and_shows_closest_passages(item, shipped
 def test_to_dict_is_json(shipped_index):
     result = answer(IN_SCOPE[0]["question"], top_k=3, index_dir=shipped_index)
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"question", "text", "found", "sentences", "passages", "seconds"}
+    assert set(data) == {"question", "text", "found", "confidence", "sentences", "passages", "seconds"}
+    assert 0.0 <= data["confidence"] <= 1.0
     assert len(data["passages"]) == 3
     assert {"text", "source", "page", "start", "end", "score"} <= set(data["sentences"][0])
 

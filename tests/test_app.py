@@ -39,7 +39,8 @@ def test_a_question_gets_a_cited_answer(client):
     assert "Roman Vassilenko" in data["text"] and "[1]" in data["text"]
     first = data["sentences"][0]
     assert first["source"].startswith("trend-2025") and first["text"] in data["text"]
-    assert set(data) == {"question", "text", "found", "sentences", "passages", "seconds"}
+    assert set(data) == {"question", "text", "found", "confidence", "sentences", "passages", "seconds"}
+    assert 0.0 <= data["confidence"] <= 1.0
 
 
 def test_an_out_of_scope_question_abstains(client):

@@ -249,6 +249,8 @@ class Engine:
             doc, page, start, _ = (int(x) for x in table[first])
             end = int(table[row, 3])
             span_text = index.texts[doc][start:end]
+            if first < row and len(span_text) > MAX_ANSWER_CHARS - 5:
+                continue  # with its context it would have to be cut; another span is cited instead
             window = set().union(*(stems[r] for r in range(first - 1, row + 2) if r in stems))
             rank = rank_of[row]
             answer_type = question.answer_type
@@ -276,7 +278,7 @@ class Engine:
                 float(first < row),
                 min(1.0, len(span_text) / 400),
             ], dtype=np.float64)
-            candidates.append(Candidate(row=row, first=first, features=features))
+            candidates.append(Candidate(row=row, first=first, chars=len(span_text), features=features))
         return candidates
 
     def _cite(self, candidate: Candidate) -> AnswerSentence:
@@ -299,10 +301,6 @@ def _ranks(values: dict[int, float]) -> dict[int, int]:
 _FEATURE = {name: n for n, name in enumerate(CANDIDATE_FEATURES)}
 
 
-def span_length(candidate: Candidate) -> float:
-    return candidate.features[_FEATURE["length"]] * 400
-
-
 def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], float]:
     """Rank the candidates, choose the spans to cite (best first) and the answer's confidence."""
     candidates = evidence.candidates
@@ -314,16 +312,16 @@ def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], flo
     ranked = sorted(candidates, key=lambda c: (-c.probability, c.row))
     best = ranked[0]
     chosen = [best]
-    length = min(span_length(best), MAX_ANSWER_CHARS)
+    length = min(best.chars, MAX_ANSWER_CHARS)
     for candidate in ranked[1:]:
         if len(chosen) == MAX_SENTENCES or candidate.probability < model.follow_up_share * best.probability:
             break
         if any(candidate.first <= other.row and other.first <= candidate.row for other in chosen):
             continue  # overlaps a span already cited
-        if length + span_length(candidate) + 5 > MAX_ANSWER_CHARS:
+        if length + candidate.chars + 5 > MAX_ANSWER_CHARS:
             continue
         chosen.append(candidate)
-        length += span_length(candidate) + 5
+        length += candidate.chars + 5
     features = answer_features(evidence, best)
     confidence = float(model.confidence.probabilities(features.reshape(1, -1))[0])
     return chosen, confidence

@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answering import Answer, answer
+from .answering import Answer, answer, confidence_label
 from .errors import EucaqaError
 from .settings import SUPPORTED_SUFFIXES
 
@@ -57,7 +57,8 @@ def render_reply(result: Answer) -> str:
         return reply + (f"\n\nClosest passages (see Sources):{closest}" if closest else "")
     body = " ".join(f"{escape(s.text)} **\\[{n}\\]**" for n, s in enumerate(result.sentences, start=1))
     sources = "\n".join(f"\\[{n}\\] {escape(s.citation)}  " for n, s in enumerate(result.sentences, start=1))
-    return f"{body}\n\n{sources}"
+    confidence = f"*{confidence_label(result.confidence).capitalize()} ({result.confidence:.2f})*"
+    return f"{body}\n\n{confidence}\n\n{sources}"
 
 
 def render_sources(result: Answer) -> str:

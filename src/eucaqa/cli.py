@@ -153,10 +153,10 @@ def _ask(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
     print(result.text)
-    if result.found:
-        print(f"({confidence_label(result.confidence)}: {result.confidence:.2f})")
     for number, sentence in enumerate(result.sentences, start=1):
         print(f"[{number}] {sentence.citation}")
+    if result.found:
+        print(f"({confidence_label(result.confidence)}: {result.confidence:.2f})")
     if not result.found and result.passages:
         print("closest passages:")
         for passage in result.passages[:3]:

@@ -233,6 +233,7 @@ class Candidate:
 
     row: int            # the sentence (row of the sentence table)
     first: int          # first sentence row of the cited span (== row unless it points back)
+    chars: int          # characters of the cited span
     features: np.ndarray
     probability: float = 0.0
     covered: set[str] = field(default_factory=set)

@@ -1,0 +1,201 @@
+"""Answer quality on the labelled sets of ``eval/``: held-out figures, no dangling
+spans, calibrated confidence, the confidence threshold, and a reproducible fit.
+
+The thresholds asserted here are the figures measured on the held-out halves
+when the model was last fitted (see the README's "Answer quality"), less a
+small margin: they guard against regressions. Where they fall short of the
+targets of the issue that asked for them, the README says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from eucaqa import answer
+from eucaqa.answer_model import MODEL_FILE, load_answer_model
+from eucaqa.answering import get_engine
+from eucaqa.errors import EucaqaError
+from eucaqa.evaluation import evaluate_file, expected_calibration_error, read_questions
+from eucaqa.evidence import name_words, points_back
+from eucaqa.index import build_index
+
+from conftest import PDF_DIR, ROOT, TESTS_DEV_SET
+
+EVAL = ROOT / "eval"
+#: Words that point back when they open a quoted span (the issue's list, kept apart
+#: from the code's own pattern so that the test checks it).
+POINTING_BACK_WORDS = {"it", "its", "this", "these", "those", "they", "their", "he", "she", "his", "her", "such"}
+
+
+@pytest.fixture(scope="session")
+def constitution_index(tmp_path_factory, embedder):
+    """An index of us_constitution.pdf alone: the second kind of document."""
+    folder = tmp_path_factory.mktemp("constitution")
+    documents = folder / "documents"
+    documents.mkdir()
+    shutil.copyfile(PDF_DIR / "us_constitution.pdf", documents / "us_constitution.pdf")
+    build_index(documents, folder / "index", embedder=embedder)
+    return folder / "index"
+
+
+@pytest.fixture(scope="session")
+def reports(shipped_index, constitution_index):
+    """Held-out reports, each file against its own index."""
+    eu = {name: evaluate_file(EVAL / "heldout" / f"{name}.jsonl", index_dir=shipped_index)
+          for name in ("inscope", "near_topic", "unindexed_eu")}
+    constitution = {name: evaluate_file(EVAL / "heldout" / f"{name}.jsonl", index_dir=constitution_index)
+                    for name in ("constitution", "unindexed_constitution")}
+    return {"dev": evaluate_file(TESTS_DEV_SET, index_dir=shipped_index), **eu, **constitution}
+
+
+def test_the_dev_set_keeps_its_targets(reports):
+    dev = reports["dev"]
+    assert dev.answer_hit >= 0.95
+    assert dev.abstained_out_of_scope == dev.out_of_scope == 5
+
+
+def test_held_out_in_scope_questions(reports):
+    inscope = reports["inscope"]
+    assert inscope.answer_hit >= 0.8
+    assert inscope.answered_in_scope / inscope.in_scope >= 0.85
+
+
+def test_held_out_second_domain(reports):
+    constitution = reports["constitution"]
+    assert constitution.answer_hit >= 0.55
+    assert constitution.abstained_out_of_scope / constitution.out_of_scope >= 0.6
+
+
+def test_held_out_near_topic_questions_are_abstained_on_more_than_before(reports):
+    # Before the evidence signals, 5 of 12 such questions were answered; the
+    # held-out ones are still answered too often (see the README).
+    near = reports["near_topic"]
+    assert near.abstained_out_of_scope / near.out_of_scope >= 0.3
+
+
+def test_questions_about_documents_not_indexed_are_abstained_on(reports):
+    for name in ("unindexed_eu", "unindexed_constitution"):
+        report = reports[name]
+        assert report.abstained_out_of_scope / report.out_of_scope >= 0.9, name
+
+
+def test_answers_hold_the_answer_at_least_as_often_as_the_700_character_baseline(reports):
+    rows = [row for name in ("inscope", "constitution") for row in reports[name].rows if row.in_scope]
+    would_hit = sum(row.would_hit for row in rows)
+    baseline = sum(row.baseline_hit for row in rows)
+    assert would_hit >= baseline, (would_hit, baseline)
+
+
+def test_confidence_is_calibrated_on_the_held_out_questions(reports):
+    rows = [row for report in reports.values() for row in report.rows if row.found]
+    ece = expected_calibration_error([row.confidence for row in rows], [row.would_hit for row in rows])
+    assert ece <= 0.2, ece
+
+
+def test_coverage_table_trades_answers_for_accuracy(reports):
+    table = reports["inscope"].coverage
+    shares = [share for _, share, _, _ in table]
+    assert shares == sorted(shares, reverse=True)
+    assert table[0][1] == 1.0
+
+
+def _all_labelled_questions() -> list[str]:
+    files = [TESTS_DEV_SET, *sorted(EVAL.glob("*.jsonl"))]
+    return [item["question"] for path in files for item in read_questions(path)]
+
+
+def test_no_cited_span_starts_with_a_word_that_points_back(shipped_index, constitution_index):
+    questions = _all_labelled_questions()
+    assert len(questions) >= 200
+    cited = 0
+    for index_dir in (shipped_index, constitution_index):
+        index = get_engine(index_dir).index
+        texts = dict(zip(index.sources, index.texts))
+        for question in questions:
+            result = answer(question, index_dir=index_dir, min_confidence=0.0)
+            for sentence in result.sentences:
+                first = re.match(r"[\W_]*(\w+)", sentence.text)
+                assert first is None or first.group(1).lower() not in POINTING_BACK_WORDS, sentence.text[:120]
+                assert texts[sentence.source][sentence.start : sentence.end] == sentence.text
+                cited += 1
+    assert cited > len(questions)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It has been a member of the WTO since 2015.", True),
+        ("This programme ran until 2016.", True),
+        ("“Their exports grew.", True),
+        ("In this context, the EU signed a memorandum.", True),
+        ("Such cooperation matters.", True),
+        ("Itself a small state, Kyrgyzstan joined.", True),
+        ("Italy joined in 1995.", False),
+        ("Thistle is a plant.", False),
+        ("The EU signed the agreement.", False),
+        ("There are five states in Central Asia.", False),
+    ],
+)
+def test_points_back(text, expected):
+    assert points_back(text) is expected
+
+
+def test_name_words_are_capitalised_words_acronyms_and_numbers():
+    assert name_words("When did Tajikistan join the WTO in 2013?") == ["Tajikistan", "WTO", "2013"]
+    assert name_words("What is the population of this country?") == []
+
+
+def test_min_confidence_overrides_the_threshold(shipped_index, monkeypatch):
+    question = "When did Tajikistan join the World Trade Organization?"
+    assert answer(question, index_dir=shipped_index, min_confidence=0.0).found
+    never = answer(question, index_dir=shipped_index, min_confidence=1.0)
+    assert not never.found and never.sentences == [] and never.passages
+    assert 0.0 <= never.confidence < 1.0
+    monkeypatch.setenv("EUCAQA_MIN_CONFIDENCE", "1")
+    assert not answer(question, index_dir=shipped_index).found
+    monkeypatch.setenv("EUCAQA_MIN_CONFIDENCE", "0")
+    assert answer(question, index_dir=shipped_index).found
+    with pytest.raises(ValueError, match="min_confidence must be in \\[0, 1\\], got 1.5"):
+        answer(question, index_dir=shipped_index, min_confidence=1.5)
+
+
+def test_the_model_file_fits_the_code_and_a_damaged_one_is_refused(tmp_path):
+    model = load_answer_model()
+    assert 0.0 < model.threshold < 1.0
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    data["ranker"]["features"] = data["ranker"]["features"][:-1]
+    damaged = tmp_path / "model.json"
+    damaged.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(EucaqaError, match="re-train"):
+        load_answer_model(damaged)
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    with pytest.raises(EucaqaError, match="make train"):
+        load_answer_model(tmp_path / "broken.json")
+
+
+def test_training_reproduces_the_committed_model(tmp_path):
+    output = tmp_path / "answer_model.json"
+    result = subprocess.run(
+        [sys.executable, str(EVAL / "train.py"), "--work", str(tmp_path / "work"), "--output", str(output)],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    fitted = json.loads(output.read_text(encoding="utf-8"))
+    committed = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    for part in ("ranker", "confidence"):
+        assert fitted[part]["features"] == committed[part]["features"]
+        assert fitted[part]["coefficients"] == pytest.approx(committed[part]["coefficients"], abs=0.02)
+    assert fitted["threshold"] == committed["threshold"]
+    assert fitted["follow_up_share"] == committed["follow_up_share"]
+
+
+def test_expected_calibration_error():
+    assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [True, True, False, False]) == pytest.approx(0.1)
+    assert expected_calibration_error([0.7, 0.7], [True, False]) == pytest.approx(0.2)
+    assert expected_calibration_error([], []) == 0.0
