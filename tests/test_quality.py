@@ -199,3 +199,21 @@ def test_expected_calibration_error():
     assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [True, True, False, False]) == pytest.approx(0.1)
     assert expected_calibration_error([0.7, 0.7], [True, False]) == pytest.approx(0.2)
     assert expected_calibration_error([], []) == 0.0
+
+
+def test_matched_terms_agree_with_term_matches():
+    import numpy as np
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from eucaqa.evidence import Question, term_matches
+
+    stems = st.text(alphabet="abcdeklmnoprstuz", min_size=2, max_size=9)
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.sets(stems, max_size=6), st.sets(stems, max_size=4), st.sets(stems, max_size=12))
+    def check(terms, names, present):
+        question = Question("q", np.zeros(1), dict.fromkeys(terms, 1.0), None, names, set(), 0.0)
+        assert question.matched(present) == {t for t in terms | names if term_matches(t, present)}
+
+    check()

@@ -233,10 +233,11 @@ class Engine:
         position = {row: n for n, row in enumerate(needed)}
         dense_all = np.asarray(index.sentence_vectors[needed], dtype=np.float32) @ question.vector
         stems = {row: set(lexical_terms(index.sentence_text(row))) for row in needed}
+        matched = {row: question.matched(stems[row]) for row in needed}
 
         rows = list(spans)
         dense = {row: float(dense_all[position[row]]) for row in rows}
-        lexical = {row: question.coverage(stems[row]) for row in rows}
+        lexical = {row: question.coverage(matched[row]) for row in rows}
         best_dense = max(dense.values())
         best_lexical = max(lexical.values())
         dense_rank = _ranks(dense)
@@ -251,7 +252,7 @@ class Engine:
             span_text = index.texts[doc][start:end]
             if first < row and len(span_text) > MAX_ANSWER_CHARS - 5:
                 continue  # with its context it would have to be cut; another span is cited instead
-            window = set().union(*(stems[r] for r in range(first - 1, row + 2) if r in stems))
+            window = set().union(*(matched[r] for r in range(first - 1, row + 2) if r in matched))
             rank = rank_of[row]
             answer_type = question.answer_type
             own = stems[row]
@@ -265,7 +266,7 @@ class Engine:
                 lexical[row] - best_lexical,
                 1.0 / (1 + lexical_rank[row]),
                 len(own - asked) / len(own) if own else 0.0,
-                question.coverage(own, question.specific),
+                question.coverage(matched[row], question.specific),
                 question.coverage(window),
                 question.coverage(window, question.specific),
                 question.names_found(window),

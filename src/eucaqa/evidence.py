@@ -172,19 +172,34 @@ class Question:
     #: share of the names the corpus never mentions, 0 when it names nothing
     names_unknown: float
 
-    def names_found(self, present: set[str]) -> float:
-        """Share of the question's names found in ``present`` (1 when it names nothing)."""
+    def matched(self, present: set[str]) -> set[str]:
+        """The question's terms found among a text's stems; the same as :func:`term_matches`
+        for each term, with the spelling variants looked up by prefix instead of one by one."""
+        terms = set(self.weights) | self.names
+        found = terms & present
+        rest = [term for term in terms - found if len(term) >= 5]
+        if rest:
+            long = [other for other in present if len(other) >= 5]
+            prefixes = {other[:k] for other in long for k in range(4, len(other) + 1)}
+            shortened = {other[:-1] for other in long}
+            for term in rest:
+                if term[:-1] in prefixes or any(term[:k] in shortened for k in range(4, len(term) + 1)):
+                    found.add(term)
+        return found
+
+    def names_found(self, matched: set[str]) -> float:
+        """Share of the question's names among ``matched`` terms (1 when it names nothing)."""
         if not self.names:
             return 1.0
-        return sum(1 for term in self.names if term_matches(term, present)) / len(self.names)
+        return len(self.names & matched) / len(self.names)
 
-    def coverage(self, present: set[str], terms: set[str] | None = None) -> float:
-        """IDF-weighted share of ``terms`` (default: all content words) found in ``present``."""
+    def coverage(self, matched: set[str], terms: set[str] | None = None) -> float:
+        """IDF-weighted share of ``terms`` (default: all content words) among ``matched`` terms."""
         terms = self.weights.keys() if terms is None else terms
         total = sum(self.weights.get(term, 0.0) for term in terms)
         if total <= 0:
             return 1.0
-        return sum(self.weights.get(term, 0.0) for term in terms if term_matches(term, present)) / total
+        return sum(self.weights.get(term, 0.0) for term in terms if term in matched) / total
 
 
 # -------------------------------------------------------------------- candidates
