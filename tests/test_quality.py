@@ -72,9 +72,8 @@ def test_held_out_second_domain(reports):
     assert constitution.abstained_out_of_scope / constitution.out_of_scope >= 0.6
 
 
-def test_held_out_near_topic_questions_are_abstained_on_more_than_before(reports):
-    # Before the evidence signals, 5 of 12 such questions were answered; the
-    # held-out ones are still answered too often (see the README).
+def test_held_out_near_topic_questions(reports):
+    # Still answered far too often (see the README): this guards what is reached.
     near = reports["near_topic"]
     assert near.abstained_out_of_scope / near.out_of_scope >= 0.3
 
