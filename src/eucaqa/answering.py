@@ -58,6 +58,10 @@ MAX_QUESTION_CHARS = 2000
 MIN_ANSWER_WORDS = 4
 #: Below this share of word tokens a "sentence" is a table row or a list of numbers.
 MIN_PROSE_SHARE = 0.6
+#: Passages whose sentences are candidates, whatever ``top_k`` passages are returned.
+CANDIDATE_PASSAGES = 8
+#: Candidates described in full: the best this many by cosine, and by word overlap.
+SHORTLIST_EACH = 10
 #: Environment variable that overrides the confidence threshold of ``Answer.found``.
 MIN_CONFIDENCE_ENV = "EUCAQA_MIN_CONFIDENCE"
 
@@ -178,8 +182,8 @@ class Engine:
     def gather(self, question: str, top_k: int = 5) -> Evidence:
         """Retrieve passages and describe every candidate span by its signals."""
         parsed = self._parse(_check_question(question))
-        passages = self.retriever.search(parsed.vector, list(parsed.weights), top_k)
-        return Evidence(parsed, passages, self._candidates(parsed, passages))
+        searched = self.retriever.search(parsed.vector, list(parsed.weights), max(top_k, CANDIDATE_PASSAGES))
+        return Evidence(parsed, searched[:top_k], self._candidates(parsed, searched))
 
     def _parse(self, text: str) -> Question:
         vector = self.embedder.encode_query(text)
@@ -216,52 +220,68 @@ class Engine:
                 rank_of.setdefault(row, rank)
         if not rank_of:
             return []
+        rows = list(rank_of)
+        place = {row: (int(table[row, 0]), int(table[row, 1])) for row in range(max(min(rows) - 3, 0), min(max(rows) + 2, count))}
+        texts: dict[int, str] = {}
+        matched: dict[int, set[str]] = {}
+        stems: dict[int, set[str]] = {}
+
+        def text_of(row: int) -> str:
+            if row not in texts:
+                texts[row] = index.sentence_text(row)
+            return texts[row]
+
+        def matched_of(row: int) -> set[str]:
+            if row not in matched:
+                stems[row] = set(lexical_terms(text_of(row)))
+                matched[row] = question.matched(stems[row])
+            return matched[row]
 
         def same(row: int, other: int, page: bool = False) -> bool:
-            return 0 <= other < count and table[other, 0] == table[row, 0] and (not page or table[other, 1] == table[row, 1])
+            if other not in place:
+                return False
+            return place[other][0] == place[row][0] and (not page or place[other][1] == place[row][1])
 
-        spans: dict[int, int] = {}
-        for row in rank_of:
-            first = row
-            while points_back(index.sentence_text(first)) and row - first < MAX_CONTEXT_SENTENCES and same(first, first - 1, page=True):
-                first -= 1
-            if not points_back(index.sentence_text(first)):
-                spans[row] = first
-        if not spans:
-            return []
-        needed = sorted({r for row, first in spans.items() for r in range(first - 1, row + 2) if same(row, r)})
-        position = {row: n for n, row in enumerate(needed)}
-        dense_all = np.asarray(index.sentence_vectors[needed], dtype=np.float32) @ question.vector
-        stems = {row: set(lexical_terms(index.sentence_text(row))) for row in needed}
-        matched = {row: question.matched(stems[row]) for row in needed}
-
-        rows = list(spans)
-        dense = {row: float(dense_all[position[row]]) for row in rows}
-        lexical = {row: question.coverage(matched[row]) for row in rows}
-        best_dense = max(dense.values())
-        best_lexical = max(lexical.values())
+        # Every sentence of the passages is ranked by cosine and by word overlap;
+        # only the best of each ranking are described in full (the rest never win).
+        dense_all = np.asarray(index.sentence_vectors[rows], dtype=np.float32) @ question.vector
+        dense = {row: float(value) for row, value in zip(rows, dense_all)}
+        lexical = {row: question.coverage(matched_of(row)) for row in rows}
         dense_rank = _ranks(dense)
         lexical_rank = _ranks(lexical)
+        best_dense = max(dense.values())
+        best_lexical = max(lexical.values())
+        shortlist = [row for row in rows if min(dense_rank[row], lexical_rank[row]) < SHORTLIST_EACH]
+
+        def dense_of(row: int) -> float:
+            if row not in dense:
+                dense[row] = float(np.asarray(index.sentence_vectors[row], dtype=np.float32) @ question.vector)
+            return dense[row]
+
         asked = set(question.weights)
+        answer_type = question.answer_type
         candidates = []
-        for row in rows:
-            first = spans[row]
-            text = index.sentence_text(row)
+        for row in shortlist:
+            first = row
+            while points_back(text_of(first)) and row - first < MAX_CONTEXT_SENTENCES and same(first, first - 1, page=True):
+                first -= 1
+            if points_back(text_of(first)):
+                continue  # what it points back to is not on its page: not citable on its own
+            text = text_of(row)
             doc, page, start, _ = (int(x) for x in table[first])
             end = int(table[row, 3])
             span_text = index.texts[doc][start:end]
             if first < row and len(span_text) > MAX_ANSWER_CHARS - 5:
                 continue  # with its context it would have to be cut; another span is cited instead
-            window = set().union(*(matched[r] for r in range(first - 1, row + 2) if r in matched))
+            window = set().union(*(matched_of(r) for r in range(first - 1, row + 2) if same(row, r)))
             rank = rank_of[row]
-            answer_type = question.answer_type
             own = stems[row]
             features = np.array([
                 dense[row],
                 dense[row] - best_dense,
                 1.0 / (1 + dense_rank[row]),
-                float(dense_all[position[first - 1]]) if first - 1 in position else 0.0,
-                float(dense_all[position[row + 1]]) if row + 1 in position else 0.0,
+                dense_of(first - 1) if same(row, first - 1) else 0.0,
+                dense_of(row + 1) if same(row, row + 1) else 0.0,
                 lexical[row],
                 lexical[row] - best_lexical,
                 1.0 / (1 + lexical_rank[row]),

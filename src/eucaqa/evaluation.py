@@ -181,22 +181,27 @@ def coverage_table(rows: list[QuestionResult]) -> list[tuple[float, float, float
 
 
 def baseline_text(engine, question: str, top_k: int) -> str:
-    """The sentences of the retrieved passages, ranked by reciprocal rank fusion of
-    cosine and word overlap, until 700 characters are filled."""
-    from .evidence import CANDIDATE_FEATURES
-    from .retrieval import RRF_K
+    """The sentences of the ``top_k`` retrieved passages, ranked by reciprocal rank
+    fusion of their cosine and their word overlap with the question, until 700
+    characters are filled."""
+    from .retrieval import RRF_K, lexical_terms
 
-    dense_rank = CANDIDATE_FEATURES.index("dense_rank")
-    lexical_rank = CANDIDATE_FEATURES.index("lexical_rank")
-    candidates = engine.gather(question, top_k).candidates
-
-    def fused(candidate) -> float:
-        ranks = (1 / candidate.features[dense_rank] - 1, 1 / candidate.features[lexical_rank] - 1)
-        return sum(1 / (RRF_K + 1 + rank) for rank in ranks)
-
+    evidence = engine.gather(question, top_k)
+    parsed, index = evidence.question, engine.index
+    rows = list(dict.fromkeys(
+        row for passage in evidence.passages for row in range(*(int(x) for x in index.chunks[passage.chunk, 4:6]))
+    ))
+    if not rows:
+        return ""
+    dense = np.asarray(index.sentence_vectors[rows], dtype=np.float32) @ parsed.vector
+    lexical = [parsed.coverage(parsed.matched(set(lexical_terms(index.sentence_text(row))))) for row in rows]
+    fused = {row: 0.0 for row in rows}
+    for scores in (dense, lexical):
+        for rank, position in enumerate(sorted(range(len(rows)), key=lambda n: (-scores[n], rows[n]))):
+            fused[rows[position]] += 1 / (RRF_K + 1 + rank)
     parts, length = [], 0
-    for candidate in sorted(candidates, key=lambda c: (-fused(c), c.row)):
-        text = engine.index.sentence_text(candidate.row)
+    for row in sorted(rows, key=lambda r: (-fused[r], r)):
+        text = index.sentence_text(row)
         if length + len(text) > BASELINE_CHARS:
             break
         parts.append(text)
