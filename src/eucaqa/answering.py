@@ -40,6 +40,7 @@ from .evidence import (
     TOPIC_NAME_SHARE,
     Candidate,
     Question,
+    answer_phrase,
     expected_answer_type,
     has_answer_type,
     name_words,
@@ -72,6 +73,10 @@ __all__ = ["Answer", "AnswerSentence", "Passage", "answer", "confidence_label", 
 class AnswerSentence(CitedText):
     """A span copied verbatim from a document; ``score`` is the ranker's probability
     that it holds the answer."""
+
+    #: document offsets ``[start, end]`` of the phrase that answers a question asking
+    #: for a date, amount, share, person or place; None when there is none or it is unclear
+    highlight: list[int] | None = field(default=None, kw_only=True)
 
 
 @dataclass
@@ -148,7 +153,7 @@ class Engine:
         evidence = self.gather(question, top_k)
         chosen, confidence = decide(evidence, self.model)
         found = bool(chosen) and confidence >= threshold
-        sentences = [self._cite(candidate) for candidate in chosen] if found else []
+        sentences = [self._cite(candidate, evidence.question) for candidate in chosen] if found else []
         if found:
             text = " ".join(f"{s.text} [{n}]" for n, s in enumerate(sentences, start=1))
         else:
@@ -302,7 +307,7 @@ class Engine:
             candidates.append(Candidate(row=row, first=first, chars=len(span_text), features=features))
         return candidates
 
-    def _cite(self, candidate: Candidate) -> AnswerSentence:
+    def _cite(self, candidate: Candidate, question: Question) -> AnswerSentence:
         doc, page, start, _ = (int(x) for x in self.index.sentences[candidate.first])
         end = int(self.index.sentences[candidate.row, 3])
         if end - start > MAX_ANSWER_CHARS - 5:
@@ -310,7 +315,12 @@ class Engine:
             limit = MAX_ANSWER_CHARS - 5
             cut = self.index.texts[doc].rfind(" ", start, start + limit)
             end = cut if cut > start else start + limit
-        return AnswerSentence(**self.index.span(doc, page, start, end), score=round(candidate.probability, 6))
+        own_start = max(start, int(self.index.sentences[candidate.row, 2]))
+        phrase = answer_phrase(self.index.texts[doc][own_start:end], question.answer_type, question.text)
+        highlight = [own_start + phrase[0], own_start + phrase[1]] if phrase else None
+        return AnswerSentence(
+            **self.index.span(doc, page, start, end), score=round(candidate.probability, 6), highlight=highlight
+        )
 
 
 def _ranks(values: dict[int, float]) -> dict[int, int]:

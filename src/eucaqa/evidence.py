@@ -115,6 +115,93 @@ def has_answer_type(sentence: str, answer_type: AnswerType | None, question: str
     return any(match.group(0).strip().lower() not in asked for match in _EVIDENCE[answer_type].finditer(sentence))
 
 
+_YEAR = r"(?:1[5-9]\d\d|20\d\d)"
+_CAPITALISED = r"(?:[A-Z][\w’'-]+|[A-Z]\.)"
+#: The phrase that answers each type of question (wider than the evidence patterns:
+#: "June 2017", "$48.7 billion", "Roman Vassilenko").
+_PHRASES: dict[AnswerType, re.Pattern] = {
+    "date": re.compile(
+        rf"\b(?:\d{{1,2}}\s+)?(?:{_MONTHS})(?:\s+\d{{1,2}})?(?:,?\s+{_YEAR})?\b"
+        rf"|\b{_YEAR}(?:\s*[-–]\s*(?:{_YEAR}|\d\d))?s?\b|\b\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}\b"
+    ),
+    "share": re.compile(
+        r"(?:(?:about|almost|nearly|more than|over|approximately|around)\s+)?\d[\d,.]*\s*(?:%|percent\b|per cent\b)"
+        r"|\b(?:half|a third|one third|a quarter|two thirds|three fourths)\b",
+        re.I,
+    ),
+    "amount": re.compile(
+        rf"[$€£¥]\s*\d[\d,.]*(?:\s*(?:million|billion|trillion|thousand|bn|mln))?"
+        rf"|\b\d[\d,.]*(?:\s*(?:%|percent|per cent|million|billion|trillion|thousand|bn|mln|euros?|dollars?))?"
+        rf"|\b(?:{_NUMBER_WORDS})\b",
+        re.I,
+    ),
+    "person": re.compile(rf"\b{_CAPITALISED}(?:\s+{_CAPITALISED})+"),
+    "place": re.compile(rf"\b(?:in|at|to|from|near|city of|capital)\s+(?:the\s+)?({_CAPITALISED}(?:\s+{_CAPITALISED})*)"),
+}
+#: Capitalised words that open a sentence or name an institution, not a person.
+_NOT_PERSON = frozenset(
+    "the a an in on at to of for from by with this that these those its their his her it they "
+    "ministry affairs union council commission agreement bank corridor route programme program "
+    "organization organisation republic state states committee parliament office department "
+    "strategy partnership cooperation policy forum summit treaty fund agency "
+    "deputy minister president director head chairman chair secretary ambassador commissioner "
+    "representative spokesperson prime foreign high general special national european international".split()
+)
+
+
+def _person_in(sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """The first run of two or more capitalised words in ``sentence[start:end]`` that are
+    not titles, institutions or sentence openers ("Deputy Minister Roman Vassilenko")."""
+    run: list[re.Match] = []
+    for word in re.finditer(_CAPITALISED, sentence[start:end]):
+        if word.group(0).lower().strip(".") in _NOT_PERSON:
+            if len(run) >= 2:
+                break
+            run = []
+        else:
+            run.append(word)
+    if len(run) < 2:
+        return None
+    return start + run[0].start(), start + run[-1].end()
+
+
+def answer_phrase(sentence: str, answer_type: AnswerType | None, question: str) -> tuple[int, int] | None:
+    """``(start, end)`` in ``sentence`` of the phrase that answers a question asking
+    for a date, share, amount, person or place; None when the question asks for none
+    of these or the sentence holds no such phrase the question does not already say.
+
+    When the sentence holds several, the one after the most of the question's words
+    wins ("Trade amounted to $48.7 billion, with exports totaling $38.1 billion": the
+    exports question gets $38.1 billion)."""
+    if answer_type is None:
+        return None
+    from .retrieval import lexical_terms
+
+    asked = question.lower()
+    asked_terms = set(lexical_terms(question))
+    best: tuple[int, int, int] | None = None
+    for match in _PHRASES[answer_type].finditer(sentence):
+        start, end = match.span(1) if answer_type == "place" else match.span()
+        phrase = sentence[start:end].strip().rstrip(",.;:")
+        if answer_type == "person":
+            name = _person_in(sentence, start, end)
+            if name is None:
+                continue
+            start, end = name
+            phrase = sentence[start:end]
+        if not phrase or phrase.lower() in asked or any(word.lower() in asked.split() for word in phrase.split() if word[:1].isupper()):
+            continue
+        context = set(lexical_terms(sentence[max(0, start - 80) : start]))
+        score = len(asked_terms & context)
+        if answer_type == "amount":
+            # "$68 million" answers "how much" better than a bare year or count
+            score += 0.5 * bool(re.search(r"[$€£¥%]|million|billion|trillion|thousand|euro|dollar|per ?cent", phrase, re.I))
+            score -= 0.5 * bool(re.fullmatch(_YEAR, phrase))
+        if best is None or score > best[0]:
+            best = (score, start, start + len(phrase))
+    return (best[1], best[2]) if best else None
+
+
 def prose_share(text: str) -> float:
     """Share of a text's tokens that are words rather than numbers or symbols (tables score low)."""
     tokens = text.split()

@@ -39,6 +39,7 @@ from . import __version__
 from .chunking import ChunkedDocument
 from .documents import Document, Page, file_hash, list_document_files, source_name
 from .embedding import Embedder, ProgressCallback
+from .links import document_link
 from .errors import DocumentError, DocumentsFolderError, IndexFormatError, IndexNotFoundError, IndexWriteError
 from .reader import ChunkingOptions, FileReader
 from .settings import Settings
@@ -131,6 +132,7 @@ class LoadedIndex:
             "page": page_number(page),
             "start": start,
             "end": end,
+            "link": document_link(self.sources[doc], page_number(page), start, end),
         }
 
     def chunk_text(self, row: int) -> str:

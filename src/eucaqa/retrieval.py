@@ -11,7 +11,7 @@ import bisect
 import math
 import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -35,6 +35,8 @@ class CitedText:
     start: int
     end: int
     score: float
+    #: server-relative URL of ``eucaqa serve`` that opens the source at this place
+    link: str = field(default="", kw_only=True)
 
     @property
     def citation(self) -> str:
