@@ -101,3 +101,74 @@ def test_uploaded_markup_is_shown_as_text_and_never_runs(server, page, tmp_path)
     assert page.locator('img[src="x"]').count() == 0
     assert page.evaluate("Array.from(document.scripts).some(s => s.textContent.includes('alert(1)'))") is False
     page.screenshot(path=str(ARTIFACTS / "injection.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def pdf_server(tmp_path_factory):
+    """A server over the shipped documents plus a PDF (the US constitution booklet)."""
+    from conftest import PDF_DIR
+    from server_helpers import start_server
+
+    root = tmp_path_factory.mktemp("browser-pdf")
+    documents = root / "documents"
+    shutil.copytree(ROOT / "documents", documents)
+    shutil.copyfile(PDF_DIR / "us_constitution.pdf", documents / "us_constitution.pdf")
+    app, url = start_server(documents, root / "index")
+    try:
+        yield url, documents
+    finally:
+        app.close()
+
+
+def _click_source(page, source: str):
+    """Click the chat's source line of ``source``; returns the page it opened and the responses seen."""
+    responses = []
+    page.context.on("response", lambda response: responses.append(response))
+    link = page.locator(f"#chatbot a[href*='/document/{source}']").last
+    with page.context.expect_page() as opened:
+        link.click()
+    target = opened.value
+    target.wait_for_load_state()
+    return target, link.get_attribute("href"), responses
+
+
+def test_a_pdf_citation_opens_the_pdf_at_the_cited_page(pdf_server, page):
+    from gradio_client import Client
+
+    url, documents = pdf_server
+    question = "How old must a person be to serve as a senator?"
+    expected = Client(url, verbose=False).predict(question, api_name="/answer")
+    cited = [s for s in expected["sentences"] if s["source"] == "us_constitution.pdf"]
+    assert expected["found"] and cited
+    page.goto(url)
+    ask(page, question, "thirty")
+    opened, href, responses = _click_source(page, "us_constitution.pdf")
+    assert href == cited[0]["link"] and href.endswith(f"#page={cited[0]['page']}")
+    assert opened.url.endswith(f"/document/us_constitution.pdf#page={cited[0]['page']}")
+    pdfs = [r for r in responses if "/document/us_constitution.pdf" in r.url]
+    assert pdfs and pdfs[-1].status == 200
+    assert pdfs[-1].headers["content-type"] == "application/pdf"
+    # Chromium hands the bytes to its PDF viewer; fetch the same URL to compare them.
+    fetched = page.context.request.get(url.rstrip("/") + href.split("#")[0])
+    assert fetched.headers["content-type"] == "application/pdf"
+    assert fetched.body() == (documents / "us_constitution.pdf").read_bytes()
+    opened.close()
+
+
+def test_a_text_citation_opens_the_document_with_the_sentence_marked(pdf_server, page):
+    url, _ = pdf_server
+    page.goto(url)
+    ask(page, "Who led Kazakhstan's delegation to Brussels for the Middle Corridor talks?", "Roman Vassilenko")
+    page.locator("#chatbot strong", has_text="Roman Vassilenko").last.wait_for(timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat-phrase.png"), full_page=True)
+    if os.environ.get("EUCAQA_SCREENSHOT"):
+        shutil.copy(ARTIFACTS / "chat-phrase.png", README_SCREENSHOT)
+    source = "trend-2025-02-14-kazakhstan-eu-middle-corridor-talks.txt"
+    opened, href, _ = _click_source(page, source)
+    assert href.startswith(f"/document/{source}?start=") and href.endswith("#cited")
+    marked = opened.locator("mark#cited")
+    assert marked.count() == 1
+    assert "The delegation of Kazakhstan discussed" in marked.inner_text()
+    assert opened.url.endswith("#cited")
+    opened.close()

@@ -18,8 +18,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answering import Answer, answer, confidence_label
+from .answering import Answer, AnswerSentence, answer, confidence_label
 from .errors import EucaqaError
+from .links import add_document_route
 from .settings import SUPPORTED_SUFFIXES
 
 logger = logging.getLogger(__name__)
@@ -49,40 +50,81 @@ def escape(text: str) -> str:
     return html.escape(markdown_inert, quote=False)
 
 
+def _with_phrase(sentence: AnswerSentence, bold: tuple[str, str]) -> str:
+    """The span's text escaped, its answering phrase (``highlight``) wrapped in ``bold``."""
+    if not sentence.highlight:
+        return escape(sentence.text)
+    start, end = (offset - sentence.start for offset in sentence.highlight)
+    text = sentence.text
+    return f"{escape(text[:start])}{bold[0]}{escape(text[start:end])}{bold[1]}{escape(text[end:])}"
+
+
+def source_lines(sentences: list[AnswerSentence]) -> list[tuple[list[int], str, str]]:
+    """One line per source file: its markers, ``file, pp. 4, 7`` and the first cited place's link."""
+    groups: dict[str, list[tuple[int, AnswerSentence]]] = {}
+    for number, sentence in enumerate(sentences, start=1):
+        groups.setdefault(sentence.source, []).append((number, sentence))
+    lines = []
+    for source, members in groups.items():
+        pages = sorted({s.page for _, s in members if s.page is not None})
+        label = source
+        if pages:
+            label += f", p. {pages[0]}" if len(pages) == 1 else ", pp. " + ", ".join(str(page) for page in pages)
+        lines.append(([number for number, _ in members], label, members[0][1].link))
+    return lines
+
+
 def render_reply(result: Answer) -> str:
-    """The chat bubble: answer sentences with [n] markers, then one source per line."""
+    """The chat bubble: answer spans with [n] markers (the answering phrase in bold),
+    the confidence, then one line per source linking to the cited place."""
     if not result.found:
         closest = "".join(f"\n- {escape(p.citation)}" for p in result.passages[:3])
         reply = escape(result.text)
         return reply + (f"\n\nClosest passages (see Sources):{closest}" if closest else "")
-    body = " ".join(f"{escape(s.text)} **\\[{n}\\]**" for n, s in enumerate(result.sentences, start=1))
-    sources = "\n".join(f"\\[{n}\\] {escape(s.citation)}  " for n, s in enumerate(result.sentences, start=1))
+    body = " ".join(
+        f"{_with_phrase(s, ('**', '**'))} **\\[{n}\\]**" for n, s in enumerate(result.sentences, start=1)
+    )
+    sources = "\n".join(
+        "".join(f"\\[{n}\\]" for n in numbers) + (f" [{escape(label)}]({link})  " if link else f" {escape(label)}  ")
+        for numbers, label, link in source_lines(result.sentences)
+    )
     confidence = f"*{confidence_label(result.confidence).capitalize()} ({result.confidence:.2f})*"
     return f"{body}\n\n{confidence}\n\n{sources}"
 
 
 def render_sources(result: Answer) -> str:
-    """The retrieved passages as HTML, the answer's sentences marked inside them."""
+    """The retrieved passages as HTML, the answer's spans marked inside them (the
+    answering phrase in bold), each passage's citation a link to the cited place."""
     if not result.passages:
         return "<p>No passages.</p>"
     blocks = []
     for number, passage in enumerate(result.passages, start=1):
-        spans = sorted(
-            (max(s.start, passage.start) - passage.start, min(s.end, passage.end) - passage.start)
-            for s in result.sentences
-            if s.source == passage.source and s.start < passage.end and s.end > passage.start
+        inside = sorted(
+            (s for s in result.sentences if s.source == passage.source and s.start < passage.end and s.end > passage.start),
+            key=lambda s: s.start,
         )
-        parts, cursor = [], 0
-        for start, end in spans:
+        parts, cursor = [], passage.start
+        for sentence in inside:
+            start, end = max(sentence.start, passage.start), min(sentence.end, passage.end)
             if start < cursor:
                 continue
-            parts.append(html.escape(passage.text[cursor:start]))
-            parts.append(f"<mark>{html.escape(passage.text[start:end])}</mark>")
+            parts.append(html.escape(passage.text[cursor - passage.start : start - passage.start]))
+            marked = [start]
+            if sentence.highlight and start <= sentence.highlight[0] and sentence.highlight[1] <= end:
+                marked += sentence.highlight
+            marked.append(end)
+            pieces = [html.escape(passage.text[a - passage.start : b - passage.start]) for a, b in zip(marked, marked[1:])]
+            if len(pieces) == 3:
+                pieces[1] = f"<strong>{pieces[1]}</strong>"
+            parts.append(f"<mark>{''.join(pieces)}</mark>")
             cursor = end
-        parts.append(html.escape(passage.text[cursor:]))
+        parts.append(html.escape(passage.text[cursor - passage.start :]))
+        citation = html.escape(passage.citation)
+        if passage.link:
+            citation = f'<a href="{html.escape(passage.link)}" target="_blank" rel="noopener">{citation}</a>'
         blocks.append(
             f'<div class="eucaqa-passage"><div class="eucaqa-citation">Passage {number} · '
-            f"{html.escape(passage.citation)} · score {passage.score:.3f}</div>"
+            f"{citation} · score {passage.score:.3f}</div>"
             f"<div>{''.join(parts)}</div></div>"
         )
     return "".join(blocks)
@@ -296,6 +338,7 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
         delete_button.click(delete, to_delete, [delete_status, to_delete], api_name="delete")
         app.load(lambda: gr.update(choices=document_choices()), None, to_delete, api_visibility="private")
         gr.api(api_answer, api_name="answer", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
+    app.eucaqa_folders = (documents_dir, index_dir)  # for the /document route of launch()
     return app
 
 
@@ -308,7 +351,7 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
         server_name=host,
         server_port=port,
         share=False,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         max_file_size=MAX_UPLOAD_BYTES,
         footer_links=["api"],
         show_error=True,
@@ -316,6 +359,11 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
         css=CSS,
         theme=gr.themes.Soft(),
     )
+    folders = getattr(app, "eucaqa_folders", None)
+    if folders is not None:
+        add_document_route(app.app, *folders)
+    if block:
+        app.block_thread()
     return app, url
 
 

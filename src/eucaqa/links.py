@@ -13,7 +13,6 @@ folder, a hidden file, ``..``, an encoded ``/`` or ``\\``, a symlink that
 leaves the folder, is 404.
 """
 
-from __future__ import annotations
 
 import html
 import re
