@@ -60,6 +60,12 @@ def test_the_dev_set_keeps_its_targets(reports):
     assert dev.abstained_out_of_scope == dev.out_of_scope == 5
 
 
+def test_the_answering_phrase_overlaps_the_expected_answer(reports):
+    dev = reports["dev"]
+    assert dev.typed_answered >= 8
+    assert dev.phrase_overlap >= 0.6
+
+
 def test_held_out_in_scope_questions(reports):
     inscope = reports["inscope"]
     assert inscope.answer_hit >= 0.87

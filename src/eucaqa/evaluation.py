@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .answering import NOT_FOUND_TEXT, Answer, answer
+from .evidence import expected_answer_type
 from .errors import EucaqaError
 
 
@@ -43,6 +44,9 @@ class QuestionResult:
     would_hit: bool = False
     #: whether the 700-character baseline holds an accepted answer
     baseline_hit: bool = False
+    #: for a question asking for a date, amount, share, person or place, answered right:
+    #: whether the answering phrase (the first ``highlight``) overlaps an accepted answer
+    phrase_ok: bool | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,6 +75,9 @@ class EvalReport:
     coverage: list[tuple[float, float, float, float]] = field(default_factory=list)
     #: answer_hit of the 700-character baseline on the answerable questions
     baseline_hit: float = 0.0
+    #: share of typed questions answered right whose answering phrase overlaps an accepted answer
+    phrase_overlap: float = 0.0
+    typed_answered: int = 0
     rows: list[QuestionResult] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -134,6 +141,10 @@ def score_answer(item: dict, result: Answer, index_texts: dict[str, str], thresh
             (gold is None or s.source == gold) and index_texts.get(s.source, "")[s.start : s.end] == s.text
             for s in holding
         )
+    phrase_ok = None
+    if answer_hit and expected_answer_type(item["question"]) is not None:
+        phrase = next((s.text[s.highlight[0] - s.start : s.highlight[1] - s.start] for s in result.sentences if s.highlight), "")
+        phrase_ok = any(_words(phrase) & _words(candidate) for candidate in accepted)
     return QuestionResult(
         id=str(item["id"]),
         question=item["question"],
@@ -146,7 +157,15 @@ def score_answer(item: dict, result: Answer, index_texts: dict[str, str], thresh
         answer=result.text if found else NOT_FOUND_TEXT,
         confidence=result.confidence,
         would_hit=would_hit,
+        phrase_ok=phrase_ok,
     )
+
+
+_MINOR_WORDS = frozenset({"the", "of", "in", "a", "an", "and", "to", "on", "at", "by", "for"})
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", normalise(text))) - _MINOR_WORDS
 
 
 COVERAGE_THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -229,6 +248,7 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
     out_of_scope = [row for row in rows if not row.in_scope]
     answered = [row for row in in_scope if row.answer_hit]
     found = [row for row in rows if row.found]
+    typed = [row for row in rows if row.phrase_ok is not None]
     latencies = sorted(row.seconds for row in rows)
     return EvalReport(
         questions=len(rows),
@@ -248,6 +268,8 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
         ece=expected_calibration_error([row.confidence for row in found], [row.would_hit for row in found]),
         coverage=coverage_table(rows),
         baseline_hit=_share(sum(row.baseline_hit for row in in_scope), len(in_scope)),
+        phrase_overlap=_share(sum(bool(row.phrase_ok) for row in typed), len(typed)),
+        typed_answered=len(typed),
         rows=rows,
     )
 
@@ -271,6 +293,7 @@ def format_report(report: EvalReport, title: str | None = None) -> str:
         f"{f'hit@{report.top_k}':<30}{report.hit_at_k:>10.3f}",
         f"{'citation_ok (answered)':<30}{report.citation_ok:>10.3f}",
         f"{'700-char baseline answer_hit':<30}{report.baseline_hit:>10.3f}",
+        f"{'phrase overlap (typed)':<30}{f'{report.phrase_overlap:.3f} of {report.typed_answered}':>10}",
         f"{'threshold':<30}{report.threshold:>10.2f}",
         f"{'latency p50 (s)':<30}{report.latency_p50:>10.3f}",
         f"{'latency p95 (s)':<30}{report.latency_p95:>10.3f}",
