@@ -172,3 +172,26 @@ def test_a_text_citation_opens_the_document_with_the_sentence_marked(pdf_server,
     assert "The delegation of Kazakhstan discussed" in marked.inner_text()
     assert opened.url.endswith("#cited")
     opened.close()
+
+
+def test_documents_tab_lists_documents_and_skipped_files_and_delete_asks_first(pdf_server, page):
+    from playwright.sync_api import expect
+
+    url, documents = pdf_server
+    page.goto(url)
+    page.get_by_role("tab", name="Documents").click()
+    table = page.locator("#documents")
+    expect(table).to_contain_text("us_constitution.pdf", timeout=30_000)
+    assert "indexed" in table.inner_text()
+    assert "Last build:" in page.locator("#build-summary").inner_text()
+    page.locator("#documents").get_by_text("us_constitution.pdf").first.wait_for()
+    # deleting asks first; cancelling keeps the file
+    page.get_by_role("combobox", name="Document").click()
+    page.get_by_role("option", name="us_constitution.pdf").click()
+    page.locator("#delete").click()
+    expect(page.locator("#delete-status textarea")).to_have_value(re.compile("cannot be undone"), timeout=10_000)
+    page.locator("#cancel-delete").click()
+    expect(page.locator("#delete-status textarea")).to_have_value("Nothing deleted.", timeout=10_000)
+    assert (documents / "us_constitution.pdf").is_file()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)

@@ -235,3 +235,29 @@ def test_small_indexes_are_exact_and_large_ones_hnsw_with_high_recall(monkeypatc
     _, found = approximate.search(queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)])
     assert recall >= 0.98
+
+
+def test_documents_table_lists_pages_without_text_size_time_and_skipped_files(tmp_path, embedder):
+    import shutil as _shutil
+
+    from conftest import PDF_DIR
+    from eucaqa.index import load_index
+
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    _shutil.copyfile(PDF_DIR / "us_constitution.pdf", documents / "us_constitution.pdf")
+    _shutil.copyfile(PDF_DIR / "linn.pdf", documents / "linn.pdf")
+    (documents / "note.txt").write_text("The Aral Basin Fund was set up in 2030.", encoding="utf-8")
+    build_index(documents, tmp_path / "index", embedder=embedder)
+    loaded = load_index(tmp_path / "index")
+    rows = {row["source"]: row for row in loaded.documents_table()}
+    assert rows["us_constitution.pdf"]["pages"] == 19 and rows["us_constitution.pdf"]["empty_pages"] == []
+    assert rows["us_constitution.pdf"]["bytes"] == (documents / "us_constitution.pdf").stat().st_size
+    assert rows["note.txt"]["indexed_at"].endswith("+00:00")
+    assert [item["source"] for item in loaded.skipped_table()] == ["linn.pdf"]
+    # an unchanged document keeps what was recorded when it was read
+    (documents / "other.txt").write_text("Another note on the Syr Darya.", encoding="utf-8")
+    build_index(documents, tmp_path / "index", embedder=embedder)
+    again = {row["source"]: row for row in load_index(tmp_path / "index").documents_table()}
+    assert again["note.txt"]["indexed_at"] == rows["note.txt"]["indexed_at"]
+    assert again["us_constitution.pdf"]["bytes"] == rows["us_constitution.pdf"]["bytes"]

@@ -130,6 +130,51 @@ def render_sources(result: Answer) -> str:
     return "".join(blocks)
 
 
+# ------------------------------------------------------------------- documents
+
+DOCUMENT_COLUMNS = ["file", "pages", "pages without text", "chunks", "size", "indexed (UTC)", "status"]
+
+
+def _size(count: int | None) -> str:
+    if not count:
+        return ""
+    for unit in ("bytes", "KB", "MB"):
+        if count < 1024 or unit == "MB":
+            return f"{count:,} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return ""
+
+
+def document_rows(index) -> list[list]:
+    """One row per indexed document, then one per skipped file with its reason."""
+    rows = []
+    for entry in index.documents_table():
+        empty = entry["empty_pages"]
+        rows.append([
+            entry["source"],
+            entry["pages"] + len(empty),
+            ", ".join(str(number) for number in empty) if empty else "",
+            entry["chunks"],
+            _size(entry["bytes"]),
+            (entry["indexed_at"] or "").replace("T", " ").replace("+00:00", ""),
+            "indexed",
+        ])
+    rows += [[item["source"], "", "", "", "", "", f"skipped: {item['reason']}"] for item in index.skipped_table()]
+    return rows
+
+
+def last_build_summary(index) -> str:
+    """One line on the build in use: when, how many documents and chunks, how many files skipped."""
+    manifest = index.manifest
+    built = manifest.get("built_at", "").replace("T", " ").replace("+00:00", " UTC")
+    counts = manifest["counts"]
+    skipped = len(manifest.get("skipped", {}))
+    return (
+        f"**Last build:** {built} · {counts['documents']} documents · {counts['chunks']} chunks"
+        + (f" · {skipped} files skipped (reasons below)" if skipped else "")
+    )
+
+
 # --------------------------------------------------------------------- uploads
 
 
@@ -236,9 +281,15 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
 
     def documents_table() -> list[list]:
         try:
-            return [[d["source"], d["pages"], d["chunks"]] for d in load_index(index_dir).documents_table()]
+            return document_rows(load_index(index_dir))
         except EucaqaError:
             return []
+
+    def build_summary() -> str:
+        try:
+            return last_build_summary(load_index(index_dir))
+        except EucaqaError as error:
+            return f"No index yet ({error})."
 
     def document_choices() -> list[str]:
         if not documents_dir.is_dir():
@@ -280,6 +331,11 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
         lines = [stats.summary()] + [f"skipped {source}: {reason}" for source, reason in stats.skipped]
         return "\n".join(lines), documents_table()
 
+    def ask_to_delete(name: str | None):
+        if not name:
+            return "Choose a document to delete.", gr.update(visible=False)
+        return f"Delete {name} from the documents folder? This cannot be undone.", gr.update(visible=True)
+
     def delete(name: str | None):
         if not name:
             return "Choose a document to delete.", gr.update(choices=document_choices(), value=None)
@@ -312,8 +368,9 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
                     gr.Markdown("### Sources")
                     sources = gr.HTML("<p>The passages behind each answer appear here.</p>", elem_id="sources")
         with gr.Tab("Documents"):
+            summary = gr.Markdown(build_summary, elem_id="build-summary")
             table = gr.Dataframe(
-                headers=["file", "pages", "chunks"], value=documents_table, interactive=False, label="Indexed documents"
+                headers=DOCUMENT_COLUMNS, value=documents_table, interactive=False, label="Documents", elem_id="documents"
             )
             files = gr.File(
                 label="Add .pdf, .txt or .md files (50 MB each at most)",
@@ -326,16 +383,24 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
             rebuild_status = gr.Textbox(label="Index", interactive=False, lines=3, elem_id="rebuild-status")
             with gr.Row():
                 to_delete = gr.Dropdown(choices=document_choices(), label="Document", scale=3)
-                delete_button = gr.Button("Delete document", variant="stop", scale=1)
-            delete_status = gr.Textbox(label="Delete", interactive=False)
+                delete_button = gr.Button("Delete document…", variant="secondary", scale=1, elem_id="delete")
+            with gr.Row(visible=False) as confirm_row:
+                confirm_button = gr.Button("Yes, delete it", variant="stop", elem_id="confirm-delete")
+                cancel_button = gr.Button("Cancel", elem_id="cancel-delete")
+            delete_status = gr.Textbox(label="Delete", interactive=False, elem_id="delete-status")
 
         for trigger in (question.submit, ask_button.click):
             trigger(chat, [question, chatbot], [question, chatbot, sources], api_visibility="private",
                     concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
         clear.click(lambda: ([], "<p></p>"), None, [chatbot, sources], api_visibility="private")
         files.upload(upload, files, [upload_status, to_delete], api_name="upload")
-        rebuild_button.click(rebuild, None, [rebuild_status, table], api_name="rebuild", concurrency_limit=1)
-        delete_button.click(delete, to_delete, [delete_status, to_delete], api_name="delete")
+        rebuild_button.click(rebuild, None, [rebuild_status, table], api_name="rebuild", concurrency_limit=1).then(
+            build_summary, None, summary, api_visibility="private")
+        delete_button.click(ask_to_delete, to_delete, [delete_status, confirm_row], api_visibility="private")
+        cancel_button.click(lambda: ("Nothing deleted.", gr.update(visible=False)), None, [delete_status, confirm_row],
+                            api_visibility="private")
+        confirm_button.click(delete, to_delete, [delete_status, to_delete], api_name="delete").then(
+            lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
         app.load(lambda: gr.update(choices=document_choices()), None, to_delete, api_visibility="private")
         gr.api(api_answer, api_name="answer", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
     app.eucaqa_folders = (documents_dir, index_dir)  # for the /document route of launch()

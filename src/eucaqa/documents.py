@@ -42,12 +42,15 @@ class Document:
     source: str
     text: str
     pages: list[Page] = field(default_factory=list)
+    #: numbers of the PDF pages that hold no text (dropped from ``text``)
+    empty_pages: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "source": self.source,
             "characters": len(self.text),
             "pages": [page.number for page in self.pages],
+            "empty_pages": self.empty_pages,
         }
 
 
@@ -167,10 +170,13 @@ def _assemble(source: str, raw_pages: list[tuple[int | None, str]]) -> Document:
     """Clean each page and lay the non-empty ones end to end in one text."""
     parts: list[str] = []
     pages: list[Page] = []
+    empty: list[int] = []
     offset = 0
     for number, raw in raw_pages:
         cleaned = clean_text(raw)
         if not cleaned:
+            if number is not None:
+                empty.append(number)
             continue
         if parts:
             parts.append(PARAGRAPH_BREAK)
@@ -178,7 +184,7 @@ def _assemble(source: str, raw_pages: list[tuple[int | None, str]]) -> Document:
         parts.append(cleaned)
         pages.append(Page(number=number, start=offset, end=offset + len(cleaned)))
         offset += len(cleaned)
-    return Document(source=source, text="".join(parts), pages=pages)
+    return Document(source=source, text="".join(parts), pages=pages, empty_pages=empty)
 
 
 # ------------------------------------------------------------------------ cleaning

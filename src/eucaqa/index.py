@@ -100,6 +100,10 @@ class IndexedDocument:
     sentences: np.ndarray  # rows of sentences.npy
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
+    #: PDF pages without text, the file's size in bytes, when it was read (UTC, ISO 8601)
+    empty_pages: list[int] = field(default_factory=list)
+    size: int = 0
+    indexed_at: str = ""
 
 
 # ------------------------------------------------------------------------ loading
@@ -144,16 +148,23 @@ class LoadedIndex:
         return self.texts[doc][start:end]
 
     def documents_table(self) -> list[dict]:
-        """File, pages and chunks of each indexed document."""
+        """File, pages, pages without text, chunks, size and time indexed of each document."""
         return [
             {
                 "source": entry["source"],
                 "pages": entry["pages"],
+                "empty_pages": entry.get("empty_pages", []),
                 "chunks": entry["chunks"],
                 "sentences": entry["sentences"],
+                "bytes": entry.get("bytes"),
+                "indexed_at": entry.get("indexed_at", self.manifest.get("built_at")),
             }
             for entry in self.manifest["documents"]
         ]
+
+    def skipped_table(self) -> list[dict]:
+        """The files the build could not read, with their reasons."""
+        return [{"source": source, "reason": item[1]} for source, item in sorted(self.manifest.get("skipped", {}).items())]
 
 
 def current_build(index_dir: str | Path) -> Path | None:
@@ -321,6 +332,7 @@ def build_index(
         kept: list[IndexedDocument] = []
         fresh: list[tuple[str, str, Document, ChunkedDocument]] = []
         skipped_hashes: dict[str, tuple[str, str]] = {}
+        sizes: dict[str, int] = {}
         options = ChunkingOptions(
             model_path=str(embedder.model_path),
             max_tokens=min(settings.chunk_max_tokens, embedder.max_tokens),
@@ -342,6 +354,7 @@ def build_index(
                     try:
                         document, chunked = reader.read(path, source)
                         fresh.append((source, content_hash, document, chunked))
+                        sizes[source] = path.stat().st_size
                         continue
                     except DocumentError as error:
                         reason = str(error)
@@ -365,6 +378,9 @@ def build_index(
             )
         logger.debug("phase: embedding %d documents", len(fresh))
         new_documents = _embed(fresh, embedder, on_progress)
+        read_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        for document in new_documents:
+            document.size, document.indexed_at = sizes.get(document.source, 0), read_at
         by_source = {doc.source: doc for doc in kept + new_documents}
         ordered = [by_source[s] for s in sorted(by_source)]
         stats.documents = len(ordered)
@@ -440,6 +456,9 @@ def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
             sentences=loaded.sentences[sentence_rows].copy(),
             chunk_vectors=np.array(chunk_vectors[chunk_rows]),
             sentence_vectors=np.array(loaded.sentence_vectors[sentence_rows]),
+            empty_pages=[int(number) for number in entry.get("empty_pages", [])],
+            size=int(entry.get("bytes") or 0),
+            indexed_at=str(entry.get("indexed_at") or manifest.get("built_at", "")),
         )
     skipped = {source: (item[0], item[1]) for source, item in manifest.get("skipped", {}).items()}
     return _PreviousBuild(documents=documents, skipped=skipped)
@@ -482,6 +501,7 @@ def _embed(
                 ).reshape(-1, 4),
                 chunk_vectors=chunk_vectors,
                 sentence_vectors=sentence_vectors,
+                empty_pages=list(document.empty_pages),
             )
         )
     return result
@@ -554,6 +574,9 @@ def write_build(
                     "pages": len(doc.pages),
                     "chunks": len(doc.chunks),
                     "sentences": len(doc.sentences),
+                    "empty_pages": doc.empty_pages,
+                    "bytes": doc.size,
+                    "indexed_at": doc.indexed_at,
                 }
                 for doc in documents
             ],

@@ -59,6 +59,7 @@ def _encode_reply(document: Document, chunked: ChunkedDocument) -> dict:
         "source": document.source,
         "text": document.text,
         "pages": [asdict(page) for page in document.pages],
+        "empty_pages": document.empty_pages,
         "sentences": [[s.page, s.start, s.end] for s in chunked.sentences],
         "chunks": [[c.page, c.start, c.end, c.first_sentence, c.stop_sentence] for c in chunked.chunks],
     }
@@ -66,7 +67,8 @@ def _encode_reply(document: Document, chunked: ChunkedDocument) -> dict:
 
 def _decode_reply(reply: dict) -> tuple[Document, ChunkedDocument]:
     source, text = reply["source"], reply["text"]
-    document = Document(source=source, text=text, pages=[Page(**page) for page in reply["pages"]])
+    document = Document(source=source, text=text, pages=[Page(**page) for page in reply["pages"]],
+                        empty_pages=[int(number) for number in reply.get("empty_pages", [])])
     sentences = [Sentence(source, page, start, end, text[start:end]) for page, start, end in reply["sentences"]]
     chunks = [Chunk(source, page, start, end, text[start:end], first, stop)
               for page, start, end, first, stop in reply["chunks"]]
