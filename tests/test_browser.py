@@ -71,9 +71,6 @@ def test_question_shows_cited_answer_and_highlighted_source(server, page):
     assert marks.count() >= 1 and "Roman Vassilenko" in page.locator("#sources").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
-    if os.environ.get("EUCAQA_SCREENSHOT"):
-        README_SCREENSHOT.parent.mkdir(exist_ok=True)
-        shutil.copy(ARTIFACTS / "chat.png", README_SCREENSHOT)
 
 
 def test_uploaded_markup_is_shown_as_text_and_never_runs(server, page, tmp_path):
@@ -163,6 +160,7 @@ def test_a_text_citation_opens_the_document_with_the_sentence_marked(pdf_server,
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-phrase.png"), full_page=True)
     if os.environ.get("EUCAQA_SCREENSHOT"):
+        README_SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copy(ARTIFACTS / "chat-phrase.png", README_SCREENSHOT)
     source = "trend-2025-02-14-kazakhstan-eu-middle-corridor-talks.txt"
     opened, href, _ = _click_source(page, source)
