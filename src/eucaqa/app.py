@@ -68,8 +68,11 @@ def source_lines(sentences: list[AnswerSentence]) -> list[tuple[list[int], str, 
     for source, members in groups.items():
         pages = sorted({s.page for _, s in members if s.page is not None})
         label = source
+        ocr = any(s.ocr for _, s in members)
         if pages:
             label += f", p. {pages[0]}" if len(pages) == 1 else ", pp. " + ", ".join(str(page) for page in pages)
+        if ocr:
+            label += " (OCR)"
         lines.append(([number for number, _ in members], label, members[0][1].link))
     return lines
 

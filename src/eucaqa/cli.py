@@ -130,8 +130,12 @@ def run_index(documents: str, index: str, full: bool = False):
             bar = tqdm(total=total, desc="embedding", unit="text", file=sys.stderr)
         bar.update(done - bar.n)
 
+    def on_file(text: str) -> None:
+        if "(OCR" in text:
+            tqdm.write(f"reading {text}", file=sys.stderr)
+
     try:
-        return build_index(documents, index, full=full, on_progress=on_progress)
+        return build_index(documents, index, full=full, on_progress=on_progress, on_file=on_file)
     finally:
         if bar is not None:
             bar.close()

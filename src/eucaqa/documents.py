@@ -12,6 +12,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import DocumentError, DocumentsFolderError
@@ -33,6 +34,8 @@ class Page:
     number: int | None
     start: int
     end: int
+    #: the page had no text layer and was read by OCR (its text may hold recognition errors)
+    ocr: bool = False
 
 
 @dataclass
@@ -90,8 +93,18 @@ def file_hash(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load_document(path: str | Path, source: str | None = None) -> Document:
+def load_document(
+    path: str | Path,
+    source: str | None = None,
+    *,
+    ocr_cache: str | Path | None = None,
+    on_ocr_page: Callable[[int, int], None] | None = None,
+) -> Document:
     """Read and clean one ``.pdf``, ``.txt`` or ``.md`` file.
+
+    PDF pages without a text layer are read by OCR (:mod:`eucaqa.ocr`) when it is
+    available, cached in ``ocr_cache``; ``on_ocr_page(done, total)`` is called
+    before each page OCR reads.
 
     Raises:
         DocumentError: the file is empty, unreadable, encrypted, image-only,
@@ -111,15 +124,43 @@ def load_document(path: str | Path, source: str | None = None) -> Document:
     if size == 0:
         raise DocumentError("empty file")
     if suffix == ".pdf":
-        raw_pages = _read_pdf_pages(path)
+        raw_pages = _with_ocr(path, _read_pdf_pages(path), ocr_cache, on_ocr_page)
     else:
-        raw_pages = [(None, _read_text_file(path, source))]
+        raw_pages = [(None, _read_text_file(path, source), False)]
     document = _assemble(source, raw_pages)
     if not document.pages:
         if suffix == ".pdf":
-            raise DocumentError("no extractable text (a scanned or image-only PDF?)")
+            from .ocr import ocr_unavailable_reason
+
+            reason = ocr_unavailable_reason()
+            raise DocumentError("no extractable text (a scanned or image-only PDF?)" + (f"; {reason}" if reason else ""))
         raise DocumentError("no text after cleaning (the file holds only whitespace)")
     return document
+
+
+def _with_ocr(
+    path: Path,
+    pages: list[tuple[int, str]],
+    cache_folder: str | Path | None,
+    on_ocr_page: Callable[[int, int], None] | None,
+) -> list[tuple[int, str, bool]]:
+    """The pages, with those that have no text read by OCR when it is available."""
+    from .ocr import OcrCache, ocr_unavailable_reason, read_page
+
+    scanned = [number for number, raw in pages if not clean_text(raw)]
+    if not scanned or ocr_unavailable_reason() is not None:
+        return [(number, raw, False) for number, raw in pages]
+    cache, content_hash = OcrCache(cache_folder), file_hash(path)
+    read: dict[int, str] = {}
+    for done, number in enumerate(scanned):
+        text = cache.get(content_hash, number)
+        if text is None:
+            if on_ocr_page:
+                on_ocr_page(done, len(scanned))
+            text = read_page(path, number)
+            cache.put(content_hash, number, text)
+        read[number] = text
+    return [(number, read.get(number, raw), number in read) for number, raw in pages]
 
 
 def _read_text_file(path: Path, source: str) -> str:
@@ -166,13 +207,13 @@ def _read_pdf_pages(path: Path) -> list[tuple[int, str]]:
     return pages
 
 
-def _assemble(source: str, raw_pages: list[tuple[int | None, str]]) -> Document:
+def _assemble(source: str, raw_pages: list[tuple[int | None, str, bool]]) -> Document:
     """Clean each page and lay the non-empty ones end to end in one text."""
     parts: list[str] = []
     pages: list[Page] = []
     empty: list[int] = []
     offset = 0
-    for number, raw in raw_pages:
+    for number, raw, ocr in raw_pages:
         cleaned = clean_text(raw)
         if not cleaned:
             if number is not None:
@@ -182,7 +223,7 @@ def _assemble(source: str, raw_pages: list[tuple[int | None, str]]) -> Document:
             parts.append(PARAGRAPH_BREAK)
             offset += len(PARAGRAPH_BREAK)
         parts.append(cleaned)
-        pages.append(Page(number=number, start=offset, end=offset + len(cleaned)))
+        pages.append(Page(number=number, start=offset, end=offset + len(cleaned), ocr=ocr))
         offset += len(cleaned)
     return Document(source=source, text="".join(parts), pages=pages, empty_pages=empty)
 

@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
+#: Pages of scanned PDFs already read by OCR, by content hash (kept across builds).
+OCR_CACHE_FOLDER = "ocr-cache"
 LOCK_FILE = ".lock"
 NO_PAGE = -1
 #: From this many chunks on, FAISS searches an HNSW graph instead of every
@@ -130,7 +132,9 @@ class LoadedIndex:
 
     def span(self, doc: int, page: int, start: int, end: int) -> dict:
         """Text, source, page and offsets of ``texts[doc][start:end]``: the fields of a CitedText."""
+        ocr = any(p.ocr and p.start < end and start < p.end for p in self.pages[doc]) if page != NO_PAGE else False
         return {
+            "ocr": ocr,
             "text": self.texts[doc][start:end],
             "source": self.sources[doc],
             "page": page_number(page),
@@ -337,6 +341,7 @@ def build_index(
             model_path=str(embedder.model_path),
             max_tokens=min(settings.chunk_max_tokens, embedder.max_tokens),
             overlap=settings.chunk_overlap_sentences,
+            ocr_cache=str(index_dir / OCR_CACHE_FOLDER),
         )
         logger.debug("phase: reading documents")
         with FileReader(options, settings.load_timeout_seconds) as reader:
@@ -352,7 +357,11 @@ def build_index(
                     reason = previous.skipped[source][1]
                 else:
                     try:
-                        document, chunked = reader.read(path, source)
+                        document, chunked = reader.read(
+                            path, source,
+                            on_ocr_page=(lambda page, pages, source=source: on_file(f"{source} (OCR, page {page} of {pages})"))
+                            if on_file else None,
+                        )
                         fresh.append((source, content_hash, document, chunked))
                         sizes[source] = path.stat().st_size
                         continue
@@ -557,7 +566,7 @@ def write_build(
         _write_json(
             staging / "documents.json",
             [
-                {"source": doc.source, "text": doc.text, "pages": [[p.number, p.start, p.end] for p in doc.pages]}
+                {"source": doc.source, "text": doc.text, "pages": [[p.number, p.start, p.end, int(p.ocr)] for p in doc.pages]}
                 for doc in documents
             ],
         )

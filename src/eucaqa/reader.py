@@ -18,6 +18,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +35,8 @@ class ChunkingOptions:
     model_path: str
     max_tokens: int
     overlap: int
+    #: folder of the OCR cache (pages of scanned PDFs already read), or None
+    ocr_cache: str | None = None
 
 
 @lru_cache(maxsize=2)
@@ -43,9 +46,11 @@ def _token_counter(model_path: str):
     return Embedder(model_path).count_tokens
 
 
-def read_and_chunk(path: str, source: str, options: ChunkingOptions) -> tuple[Document, ChunkedDocument]:
+def read_and_chunk(
+    path: str, source: str, options: ChunkingOptions, on_ocr_page=None
+) -> tuple[Document, ChunkedDocument]:
     """Load, clean and chunk one file."""
-    document = load_document(path, source)
+    document = load_document(path, source, ocr_cache=options.ocr_cache, on_ocr_page=on_ocr_page)
     chunked = chunk_document(document, _token_counter(options.model_path), options.max_tokens, options.overlap)
     return document, chunked
 
@@ -80,11 +85,16 @@ def _serve_requests() -> None:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout = sys.stderr  # nothing a library prints can corrupt the replies
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    def progress(done: int, total: int) -> None:
+        # A line before each OCR page: the client shows it and restarts the page's time limit.
+        out.write(json.dumps({"progress": {"ocr_page": done + 1, "of": total}}) + "\n")
+        out.flush()
+
     for line in sys.stdin:
         request = json.loads(line)
         try:
             options = ChunkingOptions(**request["options"])
-            reply = _encode_reply(*read_and_chunk(request["path"], request["source"], options))
+            reply = _encode_reply(*read_and_chunk(request["path"], request["source"], options, progress))
         except DocumentError as error:
             reply = {"ok": False, "error": str(error)}
         except Exception as error:  # anything a library raises on a hostile file
@@ -112,8 +122,11 @@ class FileReader:
     def __exit__(self, *exc_info) -> None:
         self._stop()
 
-    def read(self, path: Path, source: str) -> tuple[Document, ChunkedDocument]:
-        """The file's document and chunks.
+    def read(
+        self, path: Path, source: str, on_ocr_page: Callable[[int, int], None] | None = None
+    ) -> tuple[Document, ChunkedDocument]:
+        """The file's document and chunks. Pages read by OCR each get the time limit
+        anew, and ``on_ocr_page(page, pages)`` is called before each.
 
         Raises:
             DocumentError: the file is bad, too slow to read, or crashed the reader.
@@ -123,11 +136,17 @@ class FileReader:
         try:
             worker.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
             worker.stdin.flush()
-            line = self._read_line(worker, time.monotonic() + self.timeout_seconds)
+            while True:
+                line = self._read_line(worker, time.monotonic() + self.timeout_seconds)
+                progress = json.loads(line).get("progress")
+                if progress is None:
+                    break
+                if on_ocr_page:
+                    on_ocr_page(progress["ocr_page"], progress["of"])
         except TimeoutError:
             self._stop()
             raise DocumentError(
-                f"took longer than {self.timeout_seconds:g} s to read (the time limit per file)"
+                f"took longer than {self.timeout_seconds:g} s to read (the time limit per file, and per page read by OCR)"
             ) from None
         except (BrokenPipeError, EOFError):
             self._stop()

@@ -37,11 +37,14 @@ class CitedText:
     score: float
     #: server-relative URL of ``eucaqa serve`` that opens the source at this place
     link: str = field(default="", kw_only=True)
+    #: the text comes from a page read by OCR, so it may hold recognition errors
+    ocr: bool = field(default=False, kw_only=True)
 
     @property
     def citation(self) -> str:
-        """``file name, p. N``, or just the file name for a text file."""
-        return self.source if self.page is None else f"{self.source}, p. {self.page}"
+        """``file name, p. N`` (``(OCR)`` after it for a page read by OCR), or just the file name."""
+        cited = self.source if self.page is None else f"{self.source}, p. {self.page}"
+        return f"{cited} (OCR)" if self.ocr else cited
 
     def to_dict(self) -> dict:
         return asdict(self)

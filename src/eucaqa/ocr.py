@@ -1,0 +1,145 @@
+"""Reading PDF pages that have no text layer (scans) with OCR.
+
+A page is rendered with ``pypdfium2`` and read by RapidOCR
+(``rapidocr-onnxruntime``), whose detection and recognition models ship inside
+its wheel: nothing is downloaded. Its models read English (and Chinese); for
+another language, point ``EUCAQA_OCR_REC_MODEL`` and ``EUCAQA_OCR_REC_KEYS`` at
+a local RapidOCR recognition model and its character list. ``EUCAQA_OCR=0``
+turns OCR off. Results are cached by the file's content hash, so a file is
+never read by OCR twice for the same settings.
+
+This runs inside the reader worker (:mod:`eucaqa.reader`), one page at a time,
+each page under the per-file time limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+#: Resolution pages are rendered at: 200 dpi reads 10-point type well.
+OCR_DPI = 200
+#: Lines the engine is less sure of than this are dropped.
+MIN_LINE_SCORE = 0.5
+
+
+def ocr_enabled() -> bool:
+    return os.environ.get("EUCAQA_OCR", "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def ocr_unavailable_reason() -> str | None:
+    """Why OCR cannot run here (turned off, or the engine is not installed), else None."""
+    if not ocr_enabled():
+        return "OCR is turned off (EUCAQA_OCR=0)"
+    try:
+        import pypdfium2  # noqa: F401
+        import rapidocr_onnxruntime  # noqa: F401
+    except ImportError as error:
+        return f"OCR is not installed ({error.name}); install rapidocr-onnxruntime and pypdfium2"
+    return None
+
+
+def engine_id() -> str:
+    """What the cache key depends on: engine, version, resolution, recognition model."""
+    from importlib.metadata import version
+
+    return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} {OCR_DPI}dpi {os.environ.get('EUCAQA_OCR_REC_MODEL', '')}"
+
+
+@lru_cache(maxsize=1)
+def _engine():
+    from rapidocr_onnxruntime import RapidOCR
+
+    settings = {}
+    if os.environ.get("EUCAQA_OCR_REC_MODEL"):
+        settings["rec_model_path"] = os.environ["EUCAQA_OCR_REC_MODEL"]
+    if os.environ.get("EUCAQA_OCR_REC_KEYS"):
+        settings["rec_keys_path"] = os.environ["EUCAQA_OCR_REC_KEYS"]
+    return RapidOCR(**settings)
+
+
+def read_page(path: str | Path, number: int) -> str:
+    """The text of page ``number`` (1-based) of a PDF, read by OCR, one line per text line."""
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        image = pdf[number - 1].render(scale=OCR_DPI / 72).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    result, _ = _engine()(np.asarray(image))
+    lines = [(box, text) for box, text, score in (result or []) if float(score) >= MIN_LINE_SCORE]
+    return "\n".join(split_joined_words(text) for _, text in reading_order(lines, image.width))
+
+
+_JOINED = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[a-z][,;:])(?=[A-Za-z]{2})|(?<=[a-z][.!?])(?=[A-Z][a-z])")
+
+
+def split_joined_words(line: str) -> str:
+    """Put back spaces the recogniser dropped where they are nearly certain: between a
+    small and a capital letter ("theUnited States"; it also splits "McDonald"), after
+    a comma or colon ("Senate,but") and after a stop before a capital ("Oath.When")."""
+    return _JOINED.sub(" ", line)
+
+
+def reading_order(lines: list[tuple[list, str]], width: float) -> list[tuple[list, str]]:
+    """Text lines in reading order: top to bottom, and on a two-column page the left
+    column before the right one between lines that span both (headings)."""
+    def left(box) -> float:
+        return min(point[0] for point in box)
+
+    def right(box) -> float:
+        return max(point[0] for point in box)
+
+    def top(box) -> float:
+        return min(point[1] for point in box)
+
+    ordered: list[tuple[list, str]] = []
+    columns: tuple[list, list] = ([], [])
+    for line in sorted(lines, key=lambda item: (top(item[0]), left(item[0]))):
+        box = line[0]
+        if right(box) <= 0.55 * width:
+            columns[0].append(line)
+        elif left(box) >= 0.45 * width:
+            columns[1].append(line)
+        else:  # spans both columns: what came before it is finished
+            ordered += columns[0] + columns[1] + [line]
+            columns = ([], [])
+    return ordered + columns[0] + columns[1]
+
+
+class OcrCache:
+    """Page texts read by OCR, one JSON file per file content and page, in ``folder``."""
+
+    def __init__(self, folder: str | Path | None) -> None:
+        self.folder = Path(folder) if folder else None
+
+    def _path(self, content_hash: str, number: int) -> Path | None:
+        if self.folder is None:
+            return None
+        key = hashlib.sha256(f"{content_hash} {number} {engine_id()}".encode()).hexdigest()
+        return self.folder / f"{key}.json"
+
+    def get(self, content_hash: str, number: int) -> str | None:
+        path = self._path(content_hash, number)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))["text"] if path else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, content_hash: str, number: int, text: str) -> None:
+        path = self._path(content_hash, number)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps({"text": text}), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time

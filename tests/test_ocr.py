@@ -1,0 +1,99 @@
+"""Scanned PDFs: pages without a text layer are read by OCR (RapidOCR, real models)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from eucaqa import answer
+from eucaqa.evaluation import contains_any
+from eucaqa.index import OCR_CACHE_FOLDER, build_index, load_index
+
+from conftest import PDF_DIR
+
+SCAN_DPI = 300
+
+
+def image_only_pdf(source, pages: list[int], target) -> None:
+    """Render ``pages`` of ``source`` to pictures and save them as a PDF with no text layer."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(source))
+    try:
+        images = [pdf[number - 1].render(scale=SCAN_DPI / 72).to_pil().convert("L") for number in pages]
+    finally:
+        pdf.close()
+    images[0].save(target, "PDF", resolution=SCAN_DPI, save_all=True, append_images=images[1:])
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory, embedder):
+    """An index of linn.pdf (a 300 dpi scan) and two constitution pages rendered to pictures."""
+    root = tmp_path_factory.mktemp("ocr")
+    documents = root / "documents"
+    documents.mkdir()
+    shutil.copyfile(PDF_DIR / "linn.pdf", documents / "linn.pdf")
+    image_only_pdf(PDF_DIR / "us_constitution.pdf", [2, 3], documents / "constitution-scan.pdf")
+    messages: list[str] = []
+    stats = build_index(documents, root / "index", embedder=embedder, on_file=messages.append)
+    return root, documents, stats, messages
+
+
+def test_the_scans_have_no_text_layer(scanned):
+    from pypdf import PdfReader
+
+    _, documents, _, _ = scanned
+    for name in ("linn.pdf", "constitution-scan.pdf"):
+        assert all(not (page.extract_text() or "").strip() for page in PdfReader(documents / name).pages)
+
+
+def test_a_scanned_brochure_is_indexed_and_answers(scanned):
+    root, _, stats, messages = scanned
+    assert stats.skipped == [] and stats.documents == 2
+    assert any("linn.pdf (OCR, page 1 of 1)" in message for message in messages)
+    result = answer("How many notes does one disk hold?", index_dir=root / "index")
+    assert result.found and contains_any(result.text, ["110,000"])
+    holding = [s for s in result.sentences if "110,000" in s.text]
+    assert holding[0].source == "linn.pdf" and holding[0].page == 1
+    assert holding[0].ocr and holding[0].citation == "linn.pdf, p. 1 (OCR)"
+    assert holding[0].to_dict()["ocr"] is True
+
+
+def test_a_rendered_constitution_page_answers_with_its_page_number(scanned):
+    root, _, _, _ = scanned
+    result = answer("How old must a person be to serve as a senator?", index_dir=root / "index")
+    assert result.found
+    holding = [s for s in result.sentences if "thirty" in s.text]
+    assert holding and holding[0].source == "constitution-scan.pdf" and holding[0].page == 2 and holding[0].ocr
+    pages = {p.number: p for p in load_index(root / "index").pages[load_index(root / "index").sources.index("constitution-scan.pdf")]}
+    assert sorted(pages) == [1, 2] and all(page.ocr for page in pages.values())
+
+
+def test_ocr_results_are_cached_by_content(scanned, embedder):
+    root, documents, _, _ = scanned
+    assert len(list((root / "index" / OCR_CACHE_FOLDER).glob("*.json"))) == 3
+    messages: list[str] = []
+    build_index(documents, root / "index", full=True, embedder=embedder, on_file=messages.append)
+    assert not any("(OCR" in message for message in messages)
+    assert contains_any(answer("How many notes does one disk hold?", index_dir=root / "index").text, ["110,000"])
+
+
+def test_pages_with_text_are_not_read_by_ocr(tmp_path, embedder):
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    shutil.copyfile(PDF_DIR / "us_constitution.pdf", documents / "us_constitution.pdf")
+    messages: list[str] = []
+    build_index(documents, tmp_path / "index", embedder=embedder, on_file=messages.append)
+    assert not any("(OCR" in message for message in messages)
+    assert not any(page.ocr for page in load_index(tmp_path / "index").pages[0])
+
+
+def test_with_ocr_off_a_scan_is_skipped_with_its_reason(tmp_path, embedder, monkeypatch):
+    monkeypatch.setenv("EUCAQA_OCR", "0")
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    shutil.copyfile(PDF_DIR / "linn.pdf", documents / "linn.pdf")
+    (documents / "note.txt").write_text("The Aral Basin Fund was set up in 2030.", encoding="utf-8")
+    stats = build_index(documents, tmp_path / "index", embedder=embedder)
+    assert stats.skipped == [("linn.pdf", "no extractable text (a scanned or image-only PDF?); OCR is turned off (EUCAQA_OCR=0)")]
