@@ -10,6 +10,9 @@ Run with ``make bench``. Prints a table and writes ``benchmarks/results.json``.
 5. scale           an index of >= 100,000 chunks: warm answer() there / on the
                    shipped corpus, index load time, resident memory / (vectors + text),
                    HNSW recall@10 against flat search
+6. OCR             pages per second read by OCR (scans of linn.pdf and of two
+                   constitution pages); incremental build after adding one scanned
+                   file / full build, the first time and again once its pages are cached
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def make_bench_corpus(folder: Path) -> dict:
     pdf_dir = SHARED_PDFS if SHARED_PDFS.is_dir() else TEST_PDFS
     sources = sorted(SHIPPED.iterdir()) + sorted(pdf_dir.glob("*.pdf"))
     texts: list[tuple[str, str]] = []
+    os.environ["EUCAQA_OCR"] = "0"  # scans are measured apart (bench_ocr)
     for path in sources:
         try:
             document = load_document(path)
@@ -99,6 +103,7 @@ def make_bench_corpus(folder: Path) -> dict:
                 (folder / f"{stem}-part{pieces:04d}.txt").write_text(text[start:end].strip() + "\n", encoding="utf-8")
                 pieces += 1
                 start = end
+    os.environ.pop("EUCAQA_OCR")
     files = len(list(folder.iterdir()))
     characters = sum(len(load_document(p).text) for p in folder.iterdir())
     assert files >= MIN_DOCUMENTS, f"bench corpus has {files} files, fewer than {MIN_DOCUMENTS}"
@@ -220,6 +225,50 @@ def bench_incremental(corpus: Path, index_dir: Path, full_seconds: float, repeat
         "chunks_embedded": embedded,
         "chunks_of_added_document": expected,
         "only_that_document": embedded == expected,
+    }
+
+
+def bench_ocr(corpus: Path, index_dir: Path, full_seconds: float) -> dict:
+    """OCR speed, and the cost of adding one scanned file to a built index."""
+    import pypdfium2 as pdfium
+
+    from eucaqa import ocr
+
+    scans = WORK / "scans"
+    scans.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(TEST_PDFS / "linn.pdf", scans / "linn.pdf")
+    pdf = pdfium.PdfDocument(str(TEST_PDFS / "us_constitution.pdf"))
+    images = [pdf[n].render(scale=300 / 72).to_pil().convert("L") for n in (1, 2)]
+    pdf.close()
+    images[0].save(scans / "constitution-scan.pdf", "PDF", resolution=300, save_all=True, append_images=images[1:])
+    ocr.read_page(scans / "linn.pdf", 1)  # the engine loads outside the timing
+    pages = [(scans / "linn.pdf", 1), (scans / "constitution-scan.pdf", 1), (scans / "constitution-scan.pdf", 2)]
+    started = time.perf_counter()
+    for path, number in pages:
+        ocr.read_page(path, number)
+    ocr_seconds = time.perf_counter() - started
+    added = corpus / "linn-scan.pdf"
+    shutil.copyfile(scans / "linn.pdf", added)
+    cache = index_dir / "ocr-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    embedder = shared_embedder()
+    timings = []
+    for _ in range(2):  # first with OCR, then with its pages cached
+        started = time.perf_counter()
+        build_index(corpus, index_dir, embedder=embedder)
+        timings.append(time.perf_counter() - started)
+        added.unlink()
+        build_index(corpus, index_dir, embedder=embedder)
+        shutil.copyfile(scans / "linn.pdf", added)
+    added.unlink()
+    return {
+        "pages": len(pages),
+        "ocr_seconds": round(ocr_seconds, 2),
+        "pages_per_second": round(len(pages) / ocr_seconds, 3),
+        "incremental_with_ocr_seconds": round(timings[0], 2),
+        "incremental_with_ocr_share_of_full_build": round(timings[0] / full_seconds, 3),
+        "incremental_cached_seconds": round(timings[1], 2),
+        "incremental_cached_share_of_full_build": round(timings[1] / full_seconds, 3),
     }
 
 
@@ -382,6 +431,8 @@ def main() -> int:
     print("incremental build ...", flush=True)
     results["incremental_build"] = bench_incremental(
         corpus, corpus_index, results["full_build"]["build_seconds"], max(3, args.repeats // 2))
+    print("OCR ...", flush=True)
+    results["ocr"] = bench_ocr(corpus, corpus_index, results["full_build"]["build_seconds"])
     if not args.skip_scale:
         scale_index = WORK / "index-scale"
         print(f"scale: writing an index of >= {SCALE_CHUNKS} chunks ...", flush=True)
@@ -413,6 +464,13 @@ def print_table(results: dict) -> None:
     rows.append(("incremental (+1 doc) / full build", f"{inc['share_of_full_build']:.3f}", "<= 0.10",
                  inc["share_of_full_build"] <= 0.10 and inc["only_that_document"],
                  f"{inc['rebuild_seconds']} s; embedded {inc['chunks_embedded']} = its chunks {inc['chunks_of_added_document']}"))
+    if "ocr" in results:
+        ocr = results["ocr"]
+        rows.append(("OCR pages per second (2 cores)", f"{ocr['pages_per_second']:.2f}", "(report)", True,
+                     f"{ocr['pages']} scanned pages in {ocr['ocr_seconds']} s"))
+        rows.append(("incremental (+1 scanned page) / full build", f"{ocr['incremental_with_ocr_share_of_full_build']:.3f}",
+                     "(report)", True, f"{ocr['incremental_with_ocr_seconds']} s; again with its page cached: "
+                     f"{ocr['incremental_cached_seconds']} s ({ocr['incremental_cached_share_of_full_build']:.3f})"))
     if "scale" in results:
         scale = results["scale"]
         rows.append((f"answer() at {scale['chunks']} chunks / shipped", f"{scale['answer_ratio']:.2f}", "<= 2.0",

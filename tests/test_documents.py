@@ -69,7 +69,6 @@ def test_ligatures_and_hyphens_of_a_two_column_pdf():
     ("name", "reason"),
     [
         ("crazyones-encrypted-256.pdf", "password"),
-        ("linn.pdf", "no extractable text"),
         ("bad7.pdf", "unreadable PDF"),
         ("missing_xref_trailer_dict.pdf", "unreadable PDF"),
         ("missing_endobj_keyword.pdf", "unreadable PDF"),
@@ -78,6 +77,12 @@ def test_ligatures_and_hyphens_of_a_two_column_pdf():
 def test_bad_pdfs_raise_document_error_with_reason(name, reason):
     with pytest.raises(DocumentError, match=reason):
         load_document(PDF_DIR / name)
+
+
+def test_a_scan_without_ocr_has_no_extractable_text(monkeypatch):
+    monkeypatch.setenv("EUCAQA_OCR", "0")
+    with pytest.raises(DocumentError, match="no extractable text .*OCR is turned off"):
+        load_document(PDF_DIR / "linn.pdf")
 
 
 def test_truncated_pdf_is_refused(tmp_path):

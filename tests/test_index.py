@@ -134,7 +134,7 @@ def test_failure_mid_build_keeps_the_previous_index(docs_copy, tmp_path, embedde
 def test_bad_files_are_skipped_with_reasons_and_the_rest_is_indexed(docs_copy, tmp_path, embedder):
     import random
 
-    for name in ("crazyones-encrypted-256.pdf", "linn.pdf", "bad7.pdf", "missing_endobj_keyword.pdf",
+    for name in ("crazyones-encrypted-256.pdf", "bad7.pdf", "missing_endobj_keyword.pdf",
                  "missing_xref_trailer_dict.pdf", "us_constitution.pdf"):
         shutil.copy(PDF_DIR / name, docs_copy / name)
     data = (PDF_DIR / "multicolumn.pdf").read_bytes()
@@ -146,11 +146,10 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_is_indexed(docs_copy, t
     stats = build(docs_copy, index_dir, embedder)
     reasons = dict(stats.skipped)
     assert set(reasons) == {
-        "crazyones-encrypted-256.pdf", "linn.pdf", "bad7.pdf", "missing_endobj_keyword.pdf",
+        "crazyones-encrypted-256.pdf", "bad7.pdf", "missing_endobj_keyword.pdf",
         "missing_xref_trailer_dict.pdf", "truncated.pdf", "empty.txt", "junk.txt", "slides.pptx",
     }
     assert "password" in reasons["crazyones-encrypted-256.pdf"]
-    assert "no extractable text" in reasons["linn.pdf"]
     assert "empty file" in reasons["empty.txt"]
     assert "binary" in reasons["junk.txt"]
     assert "unsupported" in reasons["slides.pptx"]
@@ -237,16 +236,24 @@ def test_small_indexes_are_exact_and_large_ones_hnsw_with_high_recall(monkeypatc
     assert recall >= 0.98
 
 
-def test_documents_table_lists_pages_without_text_size_time_and_skipped_files(tmp_path, embedder):
+def test_documents_table_lists_pages_without_text_size_time_and_skipped_files(tmp_path, embedder, monkeypatch):
     import shutil as _shutil
+
+    from pypdf import PdfReader, PdfWriter
 
     from conftest import PDF_DIR
     from eucaqa.index import load_index
 
+    monkeypatch.setenv("EUCAQA_OCR", "0")
     documents = tmp_path / "documents"
     documents.mkdir()
     _shutil.copyfile(PDF_DIR / "us_constitution.pdf", documents / "us_constitution.pdf")
     _shutil.copyfile(PDF_DIR / "linn.pdf", documents / "linn.pdf")
+    writer = PdfWriter()
+    writer.add_page(PdfReader(PDF_DIR / "us_constitution.pdf").pages[1])
+    writer.add_blank_page()
+    with open(documents / "with-blank-page.pdf", "wb") as handle:
+        writer.write(handle)
     (documents / "note.txt").write_text("The Aral Basin Fund was set up in 2030.", encoding="utf-8")
     build_index(documents, tmp_path / "index", embedder=embedder)
     loaded = load_index(tmp_path / "index")
@@ -254,6 +261,7 @@ def test_documents_table_lists_pages_without_text_size_time_and_skipped_files(tm
     assert rows["us_constitution.pdf"]["pages"] == 19 and rows["us_constitution.pdf"]["empty_pages"] == []
     assert rows["us_constitution.pdf"]["bytes"] == (documents / "us_constitution.pdf").stat().st_size
     assert rows["note.txt"]["indexed_at"].endswith("+00:00")
+    assert rows["with-blank-page.pdf"]["pages"] == 1 and rows["with-blank-page.pdf"]["empty_pages"] == [2]
     assert [item["source"] for item in loaded.skipped_table()] == ["linn.pdf"]
     # an unchanged document keeps what was recorded when it was read
     (documents / "other.txt").write_text("Another note on the Syr Darya.", encoding="utf-8")
