@@ -59,7 +59,7 @@ MAX_QUESTION_CHARS = 2000
 MIN_ANSWER_WORDS = 4
 #: Below this share of word tokens a "sentence" is a table row or a list of numbers.
 MIN_PROSE_SHARE = 0.6
-#: Passages whose sentences are candidates, whatever ``top_k`` passages are returned.
+#: Passages whose sentences are candidates: the ``top_k`` returned, and more up to this many.
 CANDIDATE_PASSAGES = 8
 #: Candidates described in full: the best this many by cosine, and by word overlap.
 SHORTLIST_EACH = 10
@@ -187,7 +187,8 @@ class Engine:
     def gather(self, question: str, top_k: int = 5) -> Evidence:
         """Retrieve passages and describe every candidate span by its signals."""
         parsed = self._parse(_check_question(question))
-        searched = self.retriever.search(parsed.vector, list(parsed.weights), max(top_k, CANDIDATE_PASSAGES))
+        extra = max(0, CANDIDATE_PASSAGES - top_k)
+        searched = self.retriever.search(parsed.vector, list(parsed.weights), top_k, extra=extra)
         return Evidence(parsed, searched[:top_k], self._candidates(parsed, searched))
 
     def _parse(self, text: str) -> Question:
@@ -226,7 +227,8 @@ class Engine:
         if not rank_of:
             return []
         rows = list(rank_of)
-        place = {row: (int(table[row, 0]), int(table[row, 1])) for row in range(max(min(rows) - 3, 0), min(max(rows) + 2, count))}
+        nearby = sorted({r for row in rows for r in range(row - MAX_CONTEXT_SENTENCES - 1, row + 2) if 0 <= r < count})
+        place = {row: (int(doc), int(page)) for row, (doc, page) in zip(nearby, table[nearby, :2].tolist())}
         texts: dict[int, str] = {}
         matched: dict[int, set[str]] = {}
         stems: dict[int, set[str]] = {}

@@ -167,8 +167,9 @@ class Retriever:
         position = self.vocabulary.get(term)
         return float(self.share[position]) if position is not None else 0.0
 
-    def search(self, question_vector: np.ndarray, terms: list[str], top_k: int) -> list[Passage]:
-        """The ``top_k`` passages by fused rank, best first."""
+    def search(self, question_vector: np.ndarray, terms: list[str], top_k: int, extra: int = 0) -> list[Passage]:
+        """The ``top_k`` passages by fused rank, best first, then ``extra`` more in fused order
+        (the first ``top_k`` are the same whatever ``extra`` is)."""
         total = len(self.index.chunks)
         if total == 0:
             return []
@@ -184,6 +185,9 @@ class Retriever:
             lexical = [int(row) for row in top[np.argsort(-bm25_scores[top])] if bm25_scores[row] > 0]
         fused = reciprocal_rank_fusion([dense, lexical])
         best = keep_each_top_hit(list(fused), [dense, lexical], top_k)
+        if extra > 0:
+            chosen = set(best)
+            best += [row for row in fused if row not in chosen][:extra]
         missing = [row for row in best if row not in similarity]
         if missing:
             vectors = np.vstack([self.index.faiss_index.reconstruct(row) for row in missing])
