@@ -157,7 +157,11 @@ def _with_ocr(
         if text is None:
             if on_ocr_page:
                 on_ocr_page(done, len(scanned))
-            text = read_page(path, number)
+            try:
+                text = read_page(path, number)
+            except Exception as error:  # pdfium or the engine on a damaged page: the others still count
+                logger.warning("%s: OCR of p. %d failed (%s)", path.name, number, type(error).__name__)
+                continue
             cache.put(content_hash, number, text)
         read[number] = text
     return [(number, read.get(number, raw), number in read) for number, raw in pages]
