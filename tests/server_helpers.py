@@ -15,14 +15,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(documents_dir: Path, index_dir: Path):
-    """Build the index, launch the app in this process; returns (app, url)."""
-    from eucaqa.app import build_app, launch
+def start_server(documents_dir: Path, index_dir: Path, **settings):
+    """Build the index, serve it from this process on 127.0.0.1; returns (server, url).
+
+    ``settings`` are fields of eucaqa.server.ServerSettings (admin_password, rate_limit...).
+    """
     from eucaqa.index import build_index
+    from eucaqa.server import ServerSettings, start
 
     build_index(documents_dir, index_dir)
-    app, url = launch(build_app(documents_dir, index_dir), host="127.0.0.1", port=free_port(), block=False)
-    return app, url
+    server = start(documents_dir, index_dir, ServerSettings(host="127.0.0.1", port=free_port(), **settings))
+    return server, server.url
 
 
 def wait_for(condition, timeout: float = 60.0, interval: float = 0.25):
@@ -36,13 +39,13 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.25):
 
 
 @contextmanager
-def shipped_corpus_server(root: Path):
+def shipped_corpus_server(root: Path, **settings):
     """A chat server over a private copy of the shipped documents; yields (url, documents folder)."""
     from conftest import SHIPPED_DOCUMENTS
 
     documents = root / "documents"
     shutil.copytree(SHIPPED_DOCUMENTS, documents)
-    app, url = start_server(documents, root / "index")
+    app, url = start_server(documents, root / "index", **settings)
     try:
         yield url, documents
     finally:

@@ -33,6 +33,14 @@ def client(server):
     return Client(server[0], verbose=False)
 
 
+@pytest.fixture(scope="module")
+def admin(server):
+    """Document management: open without a password on 127.0.0.1."""
+    from gradio_client import Client
+
+    return Client(server[0] + "admin/", verbose=False)
+
+
 def test_a_question_gets_a_cited_answer(client):
     data = client.predict("Who led Kazakhstan's delegation to Brussels for the Middle Corridor talks?", api_name="/answer")
     assert data["found"] is True
@@ -49,17 +57,17 @@ def test_an_out_of_scope_question_abstains(client):
     assert "do not answer" in data["text"] and data["passages"]
 
 
-def test_upload_and_rebuild_make_a_new_document_answerable(client, server, tmp_path):
+def test_upload_and_rebuild_make_a_new_document_answerable(client, admin, server, tmp_path):
     from gradio_client import handle_file
 
     question = "What is the name of the solar power line across the Caspian Sea?"
     assert "Steppe Sun Link" not in client.predict(question, api_name="/answer")["text"]
     path = tmp_path / "forum-2031.txt"
     path.write_text(FORUM, encoding="utf-8")
-    message, _ = client.predict([handle_file(str(path))], api_name="/upload")
+    message, _ = admin.predict([handle_file(str(path))], api_name="/upload")
     assert "added forum-2031.txt" in message
     assert (server[1] / "forum-2031.txt").read_text(encoding="utf-8") == FORUM
-    status, table = client.predict(api_name="/rebuild")
+    status, table = admin.predict(api_name="/rebuild")
     assert "3 documents" in status and "embedded" in status
     assert "forum-2031.txt" in str(table)
     data = client.predict(question, api_name="/answer")
@@ -67,13 +75,13 @@ def test_upload_and_rebuild_make_a_new_document_answerable(client, server, tmp_p
     assert data["sentences"][0]["source"] == "forum-2031.txt"
 
 
-def test_upload_refuses_other_types(client, server, tmp_path):
+def test_upload_refuses_other_types(admin, server, tmp_path):
     from gradio_client import handle_file
 
     path = tmp_path / "macro.docm"
     path.write_bytes(b"PK\x03\x04")
     try:
-        message, _ = client.predict([handle_file(str(path))], api_name="/upload")
+        message, _ = admin.predict([handle_file(str(path))], api_name="/upload")
     except Exception as error:  # Gradio may refuse the type itself, before our code
         message = str(error)
     assert "refused" in message or "Invalid file type" in message

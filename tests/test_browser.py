@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -33,10 +34,13 @@ if not Path(CHROMIUM).exists():
     pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
+ADMIN_PASSWORD = "browser-test-password"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
-    with shipped_corpus_server(root) as (url, _):
+    with shipped_corpus_server(root, admin_password=ADMIN_PASSWORD) as (url, _):
         yield url, root
 
 
@@ -79,14 +83,23 @@ def test_uploaded_markup_is_shown_as_text_and_never_runs(server, page, tmp_path)
     url, root = server
     document = tmp_path / "zhetysu-exchange.txt"
     document.write_text(INJECTION_DOCUMENT, encoding="utf-8")
-    page.goto(url)
-    page.get_by_role("tab", name="Documents").click()
+    page.goto(url + "admin/")
+    page.locator("input[type=password]").wait_for(timeout=30_000)
+    page.locator("input[type=text]").first.fill("admin")
+    page.locator("input[type=password]").fill("not the password")
+    page.get_by_role("button", name="Login").click()
+    expect(page.get_by_text("Incorrect Credentials")).to_be_visible(timeout=30_000)
+    page.locator("input[type=text]").first.fill("admin")
+    page.locator("input[type=password]").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Login").click()
     page.locator("#upload input[type=file]").set_input_files(str(document))
     expect(page.locator("#upload-status textarea")).to_have_value(re.compile("added"), timeout=60_000)
     assert (root / "documents" / "zhetysu-exchange.txt").is_file()
     page.locator("#rebuild").click()
     expect(page.locator("#rebuild-status textarea")).to_have_value(re.compile("3 documents"), timeout=120_000)
-    page.get_by_role("tab", name="Chat").click()
+    audit = [json.loads(line) for line in (root / "index" / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(entry["user"], entry["action"]) for entry in audit] == [("admin", "upload"), ("admin", "rebuild")]
+    page.goto(url)
     ask(page, "When was the Zhetysu Cultural Exchange founded?", "2029")
     sources = page.locator("#sources").inner_text()
     assert "<script>alert(1)</script>" in sources and "<img src=x onerror=alert(1)>" in sources
@@ -176,8 +189,7 @@ def test_documents_tab_lists_documents_and_skipped_files_and_delete_asks_first(p
     from playwright.sync_api import expect
 
     url, documents = pdf_server
-    page.goto(url)
-    page.get_by_role("tab", name="Documents").click()
+    page.goto(url + "admin/")
     table = page.locator("#documents")
     expect(table).to_contain_text("us_constitution.pdf", timeout=30_000)
     assert "indexed" in table.inner_text()

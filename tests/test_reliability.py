@@ -78,6 +78,8 @@ def served(tmp_path_factory):
             [sys.executable, "-m", "eucaqa", "serve", "--port", str(port), "--documents", str(documents),
              "--index", str(root / "index")],
             stdout=out, stderr=subprocess.STDOUT,
+            # 32 clients on one loopback address: the limit per client is set for that load
+            env={**os.environ, "EUCAQA_RATE_LIMIT": "100000"},
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -192,7 +194,7 @@ def test_rebuild_under_load_swaps_atomically(served, tmp_path):
     for thread in threads:
         thread.start()
     time.sleep(2)
-    admin = _client(url)
+    admin = _client(url + "admin/")
     path = tmp_path / "ferghana-compact.txt"
     path.write_text(NEW_DOCUMENT, encoding="utf-8")
     message, _ = admin.predict([handle_file(str(path))], api_name="/upload")

@@ -6,7 +6,6 @@ only inside the documents folder under a sanitised name, and the server binds
 while a rebuild runs; the new index is picked up when its build completes.
 """
 
-from __future__ import annotations
 
 import html
 import logging
@@ -20,7 +19,6 @@ from pathlib import Path
 
 from .answering import Answer, AnswerSentence, answer, confidence_label
 from .errors import EucaqaError
-from .links import add_document_route
 from .settings import SUPPORTED_SUFFIXES
 
 logger = logging.getLogger(__name__)
@@ -264,8 +262,71 @@ def chat_turn(question: str, history: list | None, index_dir: str | Path) -> tup
     return history, render_sources(result)
 
 
-def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "index"):
-    """The Gradio Blocks of the chat and documents tabs."""
+def build_public_app(index_dir: str | Path = "index", *, ask_allowed=None, admin_path: str | None = None):
+    """The public Blocks: the chat, its Sources and the ``/answer`` API; nothing that changes documents.
+
+    ``ask_allowed(request)`` returns None when the client may ask, else the refusal
+    message (the rate limit); ``admin_path`` adds a "Manage documents" link.
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    index_dir = Path(index_dir)
+
+    def refused(request) -> str | None:
+        return ask_allowed(request) if ask_allowed else None
+
+    def api_answer(question: str, request: gr.Request) -> dict:
+        """Answer a question from the documents; returns Answer.to_dict()."""
+        refusal = refused(request)
+        if refusal:
+            raise gr.Error(refusal)
+        return answer(question, index_dir=index_dir).to_dict()
+
+    def chat(question: str, history: list, request: gr.Request):
+        refusal = refused(request) if (question or "").strip() else None
+        if refusal:
+            history = list(history or []) + [
+                {"role": "user", "content": escape(question[:500])},
+                {"role": "assistant", "content": escape(refusal)},
+            ]
+            return "", history, gr.update()
+        history, sources_html = chat_turn(question, history, index_dir)
+        return "", history, sources_html if sources_html is not None else gr.update()
+
+    with gr.Blocks(title="eucaqa — EU–Central Asia documents") as app:
+        manage = f" · [Manage documents]({admin_path}/)" if admin_path else ""
+        gr.Markdown(
+            "## eucaqa\nAnswers copied verbatim from the documents about EU–Central Asia relations, "
+            f"each with its source. Nothing is generated.{manage}"
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Answers", height=460, elem_id="chatbot", sanitize_html=True)
+                question = gr.Textbox(
+                    label="Question", placeholder="Ask about EU–Central Asia relations…", elem_id="question"
+                )
+                with gr.Row():
+                    ask_button = gr.Button("Ask", variant="primary", elem_id="ask")
+                    clear = gr.Button("Clear")
+                gr.Examples(EXAMPLE_QUESTIONS, inputs=question, label="Examples")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML("<p>The passages behind each answer appear here.</p>", elem_id="sources")
+        for trigger in (question.submit, ask_button.click):
+            trigger(chat, [question, chatbot], [question, chatbot, sources], api_visibility="private",
+                    concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
+        clear.click(lambda: ([], "<p></p>"), None, [chatbot, sources], api_visibility="private")
+        gr.api(api_answer, api_name="answer", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
+    app.queue(default_concurrency_limit=QUESTION_CONCURRENCY)
+    return app
+
+
+def build_admin_app(documents_dir: str | Path = "documents", index_dir: str | Path = "index", *, record=None):
+    """The document management Blocks: the documents table, ``/upload``, ``/rebuild``, ``/delete``.
+
+    ``record(request, action, files, result)`` is called after every change (the audit log).
+    """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
@@ -274,13 +335,9 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
     documents_dir, index_dir = Path(documents_dir), Path(index_dir)
     rebuild_lock = threading.Lock()
 
-    def api_answer(question: str) -> dict:
-        """Answer a question from the documents; returns Answer.to_dict()."""
-        return answer(question, index_dir=index_dir).to_dict()
-
-    def chat(question: str, history: list):
-        history, sources_html = chat_turn(question, history, index_dir)
-        return "", history, sources_html if sources_html is not None else gr.update()
+    def audit(request, action: str, files: list[str], result: str) -> None:
+        if record is not None:
+            record(request, action, files, result)
 
     def documents_table() -> list[list]:
         try:
@@ -303,16 +360,19 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
             if p.is_file() and not p.name.startswith(".")
         )
 
-    def upload(files) -> tuple[str, dict]:
-        messages = []
+    def upload(files, request: gr.Request) -> tuple[str, dict]:
+        messages, names = [], []
         for file in files or []:
             path = getattr(file, "name", None) or str(file)
             original = getattr(file, "orig_name", None) or Path(path).name
-            messages.append(store_upload(path, original, documents_dir).message)
+            stored = store_upload(path, original, documents_dir)
+            messages.append(stored.message)
+            names.append(stored.name)
+        audit(request, "upload", names, "; ".join(messages) or "no files")
         messages.append("Press “Rebuild index” to make new files answerable.")
         return "\n".join(messages), gr.update(choices=document_choices(), value=None)
 
-    def rebuild(progress=gr.Progress()):
+    def rebuild(request: gr.Request, progress=gr.Progress()):
         if not rebuild_lock.acquire(blocking=False):
             return "A rebuild is already running.", gr.update()
         try:
@@ -328,9 +388,11 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
                 on_file=lambda source: progress(0, desc=f"Reading {source}"),
             )
         except EucaqaError as error:
+            audit(request, "rebuild", [], f"failed: {error}")
             return f"Rebuild failed: {error}", gr.update()
         finally:
             rebuild_lock.release()
+        audit(request, "rebuild", [], stats.summary())
         lines = [stats.summary()] + [f"skipped {source}: {reason}" for source, reason in stats.skipped]
         return "\n".join(lines), documents_table()
 
@@ -339,63 +401,43 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
             return "Choose a document to delete.", gr.update(visible=False)
         return f"Delete {name} from the documents folder? This cannot be undone.", gr.update(visible=True)
 
-    def delete(name: str | None):
+    def delete(name: str | None, request: gr.Request):
         if not name:
             return "Choose a document to delete.", gr.update(choices=document_choices(), value=None)
         target = (documents_dir / name).resolve()
         if documents_dir.resolve() not in target.parents or not target.is_file():
+            audit(request, "delete", [name], "refused: not in the documents folder")
             return f"{name} is not in the documents folder.", gr.update(choices=document_choices(), value=None)
         target.unlink()
+        audit(request, "delete", [name], "deleted")
         return (
             f"deleted {name}; press “Rebuild index” to drop it from answers.",
             gr.update(choices=document_choices(), value=None),
         )
 
-    with gr.Blocks(title="eucaqa — EU–Central Asia documents") as app:
-        gr.Markdown(
-            "## eucaqa\nAnswers copied verbatim from the documents about EU–Central Asia relations, "
-            "each with its source. Nothing is generated."
+    with gr.Blocks(title="eucaqa — documents") as app:
+        gr.Markdown("## eucaqa · documents\n[Back to the chat](../)")
+        summary = gr.Markdown(build_summary, elem_id="build-summary")
+        table = gr.Dataframe(
+            headers=DOCUMENT_COLUMNS, value=documents_table, interactive=False, label="Documents", elem_id="documents"
         )
-        with gr.Tab("Chat"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Answers", height=460, elem_id="chatbot", sanitize_html=True)
-                    question = gr.Textbox(
-                        label="Question", placeholder="Ask about EU–Central Asia relations…", elem_id="question"
-                    )
-                    with gr.Row():
-                        ask_button = gr.Button("Ask", variant="primary", elem_id="ask")
-                        clear = gr.Button("Clear")
-                    gr.Examples(EXAMPLE_QUESTIONS, inputs=question, label="Examples")
-                with gr.Column(scale=2):
-                    gr.Markdown("### Sources")
-                    sources = gr.HTML("<p>The passages behind each answer appear here.</p>", elem_id="sources")
-        with gr.Tab("Documents"):
-            summary = gr.Markdown(build_summary, elem_id="build-summary")
-            table = gr.Dataframe(
-                headers=DOCUMENT_COLUMNS, value=documents_table, interactive=False, label="Documents", elem_id="documents"
-            )
-            files = gr.File(
-                label="Add .pdf, .txt or .md files (50 MB each at most)",
-                file_count="multiple",
-                file_types=list(SUPPORTED_SUFFIXES),
-                elem_id="upload",
-            )
-            upload_status = gr.Textbox(label="Upload", interactive=False, lines=3, elem_id="upload-status")
-            rebuild_button = gr.Button("Rebuild index", variant="primary", elem_id="rebuild")
-            rebuild_status = gr.Textbox(label="Index", interactive=False, lines=3, elem_id="rebuild-status")
-            with gr.Row():
-                to_delete = gr.Dropdown(choices=document_choices(), label="Document", scale=3)
-                delete_button = gr.Button("Delete document…", variant="secondary", scale=1, elem_id="delete")
-            with gr.Row(visible=False) as confirm_row:
-                confirm_button = gr.Button("Yes, delete it", variant="stop", elem_id="confirm-delete")
-                cancel_button = gr.Button("Cancel", elem_id="cancel-delete")
-            delete_status = gr.Textbox(label="Delete", interactive=False, elem_id="delete-status")
+        files = gr.File(
+            label="Add .pdf, .txt or .md files (50 MB each at most)",
+            file_count="multiple",
+            file_types=list(SUPPORTED_SUFFIXES),
+            elem_id="upload",
+        )
+        upload_status = gr.Textbox(label="Upload", interactive=False, lines=3, elem_id="upload-status")
+        rebuild_button = gr.Button("Rebuild index", variant="primary", elem_id="rebuild")
+        rebuild_status = gr.Textbox(label="Index", interactive=False, lines=3, elem_id="rebuild-status")
+        with gr.Row():
+            to_delete = gr.Dropdown(choices=document_choices(), label="Document", scale=3)
+            delete_button = gr.Button("Delete document…", variant="secondary", scale=1, elem_id="delete")
+        with gr.Row(visible=False) as confirm_row:
+            confirm_button = gr.Button("Yes, delete it", variant="stop", elem_id="confirm-delete")
+            cancel_button = gr.Button("Cancel", elem_id="cancel-delete")
+        delete_status = gr.Textbox(label="Delete", interactive=False, elem_id="delete-status")
 
-        for trigger in (question.submit, ask_button.click):
-            trigger(chat, [question, chatbot], [question, chatbot, sources], api_visibility="private",
-                    concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
-        clear.click(lambda: ([], "<p></p>"), None, [chatbot, sources], api_visibility="private")
         files.upload(upload, files, [upload_status, to_delete], api_name="upload")
         rebuild_button.click(rebuild, None, [rebuild_status, table], api_name="rebuild", concurrency_limit=1).then(
             build_summary, None, summary, api_visibility="private")
@@ -405,42 +447,5 @@ def build_app(documents_dir: str | Path = "documents", index_dir: str | Path = "
         confirm_button.click(delete, to_delete, [delete_status, to_delete], api_name="delete").then(
             lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
         app.load(lambda: gr.update(choices=document_choices()), None, to_delete, api_visibility="private")
-        gr.api(api_answer, api_name="answer", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
-    app.eucaqa_folders = (documents_dir, index_dir)  # for the /document route of launch()
-    return app
-
-
-def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
-    """Start the server (queue on, never shared); returns (app, local_url)."""
-    import gradio as gr
-
     app.queue(default_concurrency_limit=QUESTION_CONCURRENCY)
-    _, url, _ = app.launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        prevent_thread_lock=True,
-        max_file_size=MAX_UPLOAD_BYTES,
-        footer_links=["api"],
-        show_error=True,
-        quiet=not block,
-        css=CSS,
-        theme=gr.themes.Soft(),
-    )
-    folders = getattr(app, "eucaqa_folders", None)
-    if folders is not None:
-        add_document_route(app.app, *folders)
-    if block:
-        app.block_thread()
-    return app, url
-
-
-def serve(host: str = "127.0.0.1", port: int = 7860, documents_dir: str | Path = "documents",
-          index_dir: str | Path = "index") -> None:
-    """Bring the index up to date (progress in the terminal), then serve the chat."""
-    from .cli import run_index
-
-    stats = run_index(str(documents_dir), str(index_dir))
-    print(f"index {index_dir}: {stats.summary()}")
-    print(f"eucaqa chat on http://{host}:{port}", flush=True)
-    launch(build_app(documents_dir, index_dir), host=host, port=port, block=True)
+    return app

@@ -27,8 +27,9 @@ EPILOG_ASK = """example:
   eucaqa ask "When was the EU's renewed strategy towards Central Asia adopted?"
   eucaqa ask "Who led the delegation to Brussels?" --json"""
 EPILOG_SERVE = """example:
-  eucaqa serve                      # http://127.0.0.1:7860
-  eucaqa serve --port 8080"""
+  eucaqa serve                      # http://127.0.0.1:7860, /admin open on this machine only
+  EUCAQA_ADMIN_PASSWORD=... eucaqa serve --host 0.0.0.0
+  eucaqa serve --host 0.0.0.0 --admin-password-file /etc/eucaqa/admin-password"""
 EPILOG_EVAL = """example:
   eucaqa eval ../shared/eval/dev.jsonl
   eucaqa eval eval/heldout/inscope.jsonl eval/heldout/near_topic.jsonl
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
     serve.add_argument("--documents", default=str(documents_dir_default()), help="documents folder (default: %(default)s)")
     serve.add_argument("--index", default=str(index_dir_default()), help="index folder (default: %(default)s)")
+    serve.add_argument("--admin-password-file", metavar="FILE",
+                       help="file holding the password of /admin (user admin); or set EUCAQA_ADMIN_PASSWORD")
+    serve.add_argument("--reader-password-file", metavar="FILE",
+                       help="file holding a password for the chat itself (user reader); or set EUCAQA_READER_PASSWORD")
 
     evaluate = command("eval", "Score the answers on a JSONL file of questions.", EPILOG_EVAL)
     evaluate.add_argument("qa_files", metavar="QA.jsonl", nargs="+",
@@ -169,9 +174,12 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .app import serve
+    from .server import serve, settings_from_env
 
-    serve(host=args.host, port=args.port, documents_dir=args.documents, index_dir=args.index)
+    settings = settings_from_env(args.host, args.port, args.admin_password_file, args.reader_password_file)
+    stats = run_index(args.documents, args.index)
+    print(f"index {args.index}: {stats.summary()}")
+    serve(args.documents, args.index, settings)
     return EXIT_OK
 
 
