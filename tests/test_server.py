@@ -166,12 +166,20 @@ def test_rate_limiter_window():
 
 
 def test_failed_logins_wait_longer_each_time(monkeypatch):
+    import asyncio
+    import inspect
+
     waits = []
-    monkeypatch.setattr("eucaqa.server.time.sleep", waits.append)
+
+    async def record(seconds):
+        waits.append(seconds)
+
+    monkeypatch.setattr("eucaqa.server._wait", record)
     login = SlowLogin("admin", "pw")
-    assert not login("admin", "x") and not login("admin", "y") and not login("admin", "z")
+    assert inspect.iscoroutinefunction(login.check)  # Gradio awaits it instead of taking a coroutine for "yes"
+    assert not any(asyncio.run(login.check("admin", guess)) for guess in ("x", "y", "z"))
     assert waits == sorted(waits) and waits[0] < waits[-1]
-    assert login("admin", "pw") and len(waits) == 3
+    assert asyncio.run(login.check("admin", "pw")) and len(waits) == 3
 
 
 def test_settings_come_from_the_environment_and_password_files(tmp_path, monkeypatch):

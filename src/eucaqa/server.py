@@ -157,14 +157,18 @@ class AuditLog:
 
 
 class SlowLogin:
-    """Checks a user's password; each failure in a row makes the next answer wait longer."""
+    """Checks a user's password; each failure in a row makes the next answer wait longer.
+
+    :meth:`check` is a coroutine: Gradio awaits it inside its login route, so the
+    wait does not hold up the server's other requests.
+    """
 
     def __init__(self, user: str, password: str) -> None:
         self.user, self.password = user, password
         self._failures = 0
         self._lock = threading.Lock()
 
-    def __call__(self, user: str, password: str) -> bool:
+    async def check(self, user: str, password: str) -> bool:
         import hmac
 
         good = hmac.compare_digest(user.encode(), self.user.encode()) & hmac.compare_digest(
@@ -174,8 +178,14 @@ class SlowLogin:
             failures = 0 if good else self._failures + 1
             self._failures = failures
         if not good:
-            time.sleep(min(MAX_LOGIN_DELAY, LOGIN_DELAY * 2 ** (failures - 1)))
-        return good
+            await _wait(min(MAX_LOGIN_DELAY, LOGIN_DELAY * 2 ** (failures - 1)))
+        return bool(good)
+
+
+async def _wait(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 
 def _request_client(request, trusted: frozenset[str]) -> str:
@@ -211,10 +221,10 @@ def create_server_app(documents_dir: str | Path, index_dir: str | Path, settings
     common = {"server_name": settings.host, "server_port": settings.port, "footer_links": ["api"], "css": CSS,
               "theme": gr.themes.Soft(), "max_file_size": MAX_UPLOAD_BYTES, "show_error": True}
     if settings.admin_served:
-        admin_auth = SlowLogin(ADMIN_USER, settings.admin_password) if settings.admin_password else None
+        admin_auth = SlowLogin(ADMIN_USER, settings.admin_password).check if settings.admin_password else None
         gr.mount_gradio_app(app, build_admin_app(documents_dir, index_dir, record=record), path=ADMIN_PATH,
                             auth=admin_auth, auth_message="Document management: user admin", **common)
-    reader_auth = SlowLogin(READER_USER, settings.reader_password) if settings.reader_password else None
+    reader_auth = SlowLogin(READER_USER, settings.reader_password).check if settings.reader_password else None
     public = build_public_app(index_dir, ask_allowed=ask_allowed, admin_path=ADMIN_PATH if settings.admin_served else None)
     gr.mount_gradio_app(app, public, path="/", auth=reader_auth, **common)
     return app
