@@ -143,12 +143,21 @@ def _reachable(url: str) -> bool:
         return False
 
 
-def test_a_reader_password_puts_the_chat_behind_a_login(tmp_path):
+def test_a_reader_password_puts_the_chat_and_the_document_links_behind_a_login(tmp_path):
+    import base64
+
     with shipped_corpus_server(tmp_path, reader_password="readers only") as (url, _):
         with pytest.raises(Exception, match="credentials were not provided|login"):
             _client(url)
         reader = _client(url, auth=("reader", "readers only"))
-        assert reader.predict("What is TACIS?", api_name="/answer")["passages"]
+        link = reader.predict("What is TACIS?", api_name="/answer")["passages"][0]["link"]
+        assert _status(url, link.split("#")[0]) == 401
+        parts = urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        token = base64.b64encode(b"reader:readers only").decode()
+        connection.request("GET", link.split("#")[0], headers={"Authorization": f"Basic {token}"})
+        assert connection.getresponse().status == 200
+        connection.close()
 
 
 def test_client_address_trusts_forwarded_for_only_from_named_proxies():

@@ -16,6 +16,7 @@ leaves the folder, is 404.
 
 import html
 import re
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -69,8 +70,12 @@ def render_text_view(source: str, text: str, start: int | None, end: int | None)
     )
 
 
-def add_document_route(fastapi_app, documents_dir: str | Path, index_dir: str | Path) -> None:
-    """Serve ``/document/<file>`` from ``documents_dir`` on a running Gradio/FastAPI app."""
+def add_document_route(fastapi_app, documents_dir: str | Path, index_dir: str | Path,
+                       allowed: Callable | None = None) -> None:
+    """Serve ``/document/<file>`` from ``documents_dir`` on a FastAPI app.
+
+    ``allowed(request)`` returns None to serve, else the response to send instead
+    (the readers' login when the chat has one)."""
     from fastapi import Request
     from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
     from fastapi.routing import APIRoute
@@ -79,6 +84,9 @@ def add_document_route(fastapi_app, documents_dir: str | Path, index_dir: str | 
     headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
 
     def document(path: str, request: Request, start: int | None = None, end: int | None = None):
+        refusal = allowed(request) if allowed else None
+        if refusal is not None:
+            return refusal
         raw = request.scope.get("raw_path", b"").decode("latin-1")
         target = resolve_document(documents_dir, path, raw)
         if target is None:

@@ -194,6 +194,27 @@ def _request_client(request, trusted: frozenset[str]) -> str:
     return client_address(host, headers.get("x-forwarded-for"), trusted)
 
 
+def _basic_login(user: str, password: str | None):
+    """For the document links when the chat has a login: HTTP Basic with the same user and password."""
+    if password is None:
+        return None
+    import base64
+    import hmac
+
+    from fastapi.responses import PlainTextResponse
+
+    expected = base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def allowed(request):
+        given = request.headers.get("authorization", "")
+        if given.startswith("Basic ") and hmac.compare_digest(given[6:].strip().encode(), expected.encode()):
+            return None
+        return PlainTextResponse("login required", status_code=401,
+                                 headers={"WWW-Authenticate": f'Basic realm="eucaqa documents ({user})"'})
+
+    return allowed
+
+
 def create_server_app(documents_dir: str | Path, index_dir: str | Path, settings: ServerSettings):
     """The FastAPI app: ``/document`` links, the admin app at ``/admin`` (when served), the chat at ``/``."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -217,7 +238,7 @@ def create_server_app(documents_dir: str | Path, index_dir: str | Path, settings
         audit.append(user, _request_client(request, settings.trusted_proxies), action, files, result)
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    add_document_route(app, documents_dir, index_dir)
+    add_document_route(app, documents_dir, index_dir, allowed=_basic_login(READER_USER, settings.reader_password))
     common = {"server_name": settings.host, "server_port": settings.port, "footer_links": ["api"], "css": CSS,
               "theme": gr.themes.Soft(), "max_file_size": MAX_UPLOAD_BYTES, "show_error": True}
     if settings.admin_served:
