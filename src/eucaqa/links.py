@@ -10,13 +10,13 @@
 
 Only visible files inside the documents folder are served; anything else, a
 folder, a hidden file, ``..``, an encoded ``/`` or ``\\``, a symlink that
-leaves the folder, is 404.
+leaves the folder, is 404 (:func:`resolve_document`; the route itself is in
+:mod:`eucaqa.server`).
 """
 
 
 import html
 import re
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -68,53 +68,3 @@ def render_text_view(source: str, text: str, start: int | None, end: int | None)
         "pre{white-space:pre-wrap;font-family:inherit}mark{background:#fde68a;padding:0 1px}"
         f"</style></head><body><h1 style=\"font-size:1.1rem\">{title}</h1><pre>{body}</pre></body></html>"
     )
-
-
-def add_document_route(fastapi_app, documents_dir: str | Path, index_dir: str | Path,
-                       allowed: Callable | None = None) -> None:
-    """Serve ``/document/<file>`` from ``documents_dir`` on a FastAPI app.
-
-    ``allowed(request)`` returns None to serve, else the response to send instead
-    (the readers' login when the chat has one)."""
-    from fastapi import Request
-    from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
-    from fastapi.routing import APIRoute
-
-    not_found = PlainTextResponse("not found", status_code=404)
-    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
-
-    def document(path: str, request: Request, start: int | None = None, end: int | None = None):
-        refusal = allowed(request) if allowed else None
-        if refusal is not None:
-            return refusal
-        raw = request.scope.get("raw_path", b"").decode("latin-1")
-        target = resolve_document(documents_dir, path, raw)
-        if target is None:
-            return not_found
-        if target.suffix.lower() == ".pdf":
-            return FileResponse(target, media_type="application/pdf", headers={**headers, "Content-Disposition": "inline"})
-        text = _cleaned_text(index_dir, path, target)
-        if text is None:
-            return not_found
-        return HTMLResponse(render_text_view(path, text, start, end), headers=headers)
-
-    route = APIRoute(f"{ROUTE}/{{path:path}}", document, methods=["GET"], include_in_schema=False)
-    fastapi_app.router.routes.insert(0, route)
-
-
-def _cleaned_text(index_dir: str | Path, source: str, path: Path) -> str | None:
-    """The text the index cut answers from (so that offsets match), else the file read anew."""
-    from .answering import get_engine
-    from .documents import load_document
-    from .errors import EucaqaError
-
-    try:
-        index = get_engine(index_dir).index
-        if source in index.sources:
-            return index.texts[index.sources.index(source)]
-    except EucaqaError:
-        pass
-    try:
-        return load_document(path, source).text
-    except EucaqaError:
-        return None

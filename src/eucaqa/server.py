@@ -24,11 +24,15 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from fastapi import Request  # a module-level name: FastAPI reads the route's annotations from here
+
 from .errors import EucaqaError
+from .links import ROUTE, render_text_view, resolve_document
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +198,54 @@ def _request_client(request, trusted: frozenset[str]) -> str:
     return client_address(host, headers.get("x-forwarded-for"), trusted)
 
 
+def add_document_route(fastapi_app, documents_dir: str | Path, index_dir: str | Path,
+                       allowed: Callable | None = None) -> None:
+    """Serve ``/document/<file>`` from ``documents_dir`` on a FastAPI app.
+
+    ``allowed(request)`` returns None to serve, else the response to send instead
+    (the readers' login when the chat has one)."""
+    from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
+    from fastapi.routing import APIRoute
+
+    not_found = PlainTextResponse("not found", status_code=404)
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+
+    def document(path: str, request: Request, start: int | None = None, end: int | None = None):
+        refusal = allowed(request) if allowed else None
+        if refusal is not None:
+            return refusal
+        raw = request.scope.get("raw_path", b"").decode("latin-1")
+        target = resolve_document(documents_dir, path, raw)
+        if target is None:
+            return not_found
+        if target.suffix.lower() == ".pdf":
+            return FileResponse(target, media_type="application/pdf", headers={**headers, "Content-Disposition": "inline"})
+        text = _cleaned_text(index_dir, path, target)
+        if text is None:
+            return not_found
+        return HTMLResponse(render_text_view(path, text, start, end), headers=headers)
+
+    route = APIRoute(f"{ROUTE}/{{path:path}}", document, methods=["GET"], include_in_schema=False)
+    fastapi_app.router.routes.insert(0, route)
+
+
+def _cleaned_text(index_dir: str | Path, source: str, path: Path) -> str | None:
+    """The text the index cut answers from (so that offsets match), else the file read anew."""
+    from .answering import get_engine
+    from .documents import load_document
+
+    try:
+        index = get_engine(index_dir).index
+        if source in index.sources:
+            return index.texts[index.sources.index(source)]
+    except EucaqaError:
+        pass
+    try:
+        return load_document(path, source).text
+    except EucaqaError:
+        return None
+
+
 def _basic_login(user: str, password: str | None):
     """For the document links when the chat has a login: HTTP Basic with the same user and password."""
     if password is None:
@@ -222,7 +274,6 @@ def create_server_app(documents_dir: str | Path, index_dir: str | Path, settings
     from fastapi import FastAPI
 
     from .app import CSS, MAX_UPLOAD_BYTES, build_admin_app, build_public_app
-    from .links import add_document_route
 
     limiter = RateLimiter(settings.rate_limit)
     audit = AuditLog(index_dir)
