@@ -12,8 +12,8 @@ This is where a question becomes an answer (:meth:`Engine.answer`):
    overlap, its neighbours', its passage's rank, the kind of thing the
    question asks for, whether the question's named things meet around it);
 4. a logistic *ranker* fitted on labelled questions turns the signals into the
-   probability that the span holds the answer; the best span is cited, with up
-   to two more that come close, 700 characters at most;
+   probability that the span holds the answer; the best span is cited, then the
+   next ones in that order, 700 characters and five spans at most;
 5. a second logistic model gives the answer its ``confidence``, the calibrated
    probability that it holds the right information; below the threshold the
    answer says the documents do not answer the question and shows the closest
@@ -147,10 +147,11 @@ class Engine:
 
     def answer(self, question: str, top_k: int = 5, min_confidence: float | None = None) -> Answer:
         started = time.perf_counter()
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
         threshold = self.threshold(min_confidence)
-        evidence = self.gather(question, top_k)
+        return self.reply(question, self.gather(question, top_k), threshold, started)
+
+    def reply(self, question: str, evidence: Evidence, threshold: float, started: float) -> Answer:
+        """The answer that ``evidence`` (from :meth:`gather`) supports at ``threshold``."""
         chosen, confidence = decide(evidence, self.model)
         found = bool(chosen) and confidence >= threshold
         sentences = [self._cite(candidate, evidence.question) for candidate in chosen] if found else []
@@ -186,7 +187,10 @@ class Engine:
 
     def gather(self, question: str, top_k: int = 5) -> Evidence:
         """Retrieve passages and describe every candidate span by its signals."""
-        parsed = self._parse(_check_question(question))
+        text = _check_question(question)
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        parsed = self._parse(text)
         extra = max(0, CANDIDATE_PASSAGES - top_k)
         searched = self.retriever.search(parsed.vector, list(parsed.weights), top_k, extra=extra)
         return Evidence(parsed, searched[:top_k], self._candidates(parsed, searched))

@@ -124,10 +124,11 @@ def load_document(
     if size == 0:
         raise DocumentError("empty file")
     if suffix == ".pdf":
-        raw_pages = _with_ocr(path, _read_pdf_pages(path), ocr_cache, on_ocr_page)
+        cleaned = [(number, clean_text(raw)) for number, raw in _read_pdf_pages(path)]
+        pages = _with_ocr(path, cleaned, ocr_cache, on_ocr_page)
     else:
-        raw_pages = [(None, _read_text_file(path, source), False)]
-    document = _assemble(source, raw_pages)
+        pages = [(None, clean_text(_read_text_file(path, source)), False)]
+    document = _assemble(source, pages)
     if not document.pages:
         if suffix == ".pdf":
             from .ocr import ocr_unavailable_reason
@@ -144,12 +145,12 @@ def _with_ocr(
     cache_folder: str | Path | None,
     on_ocr_page: Callable[[int, int], None] | None,
 ) -> list[tuple[int, str, bool]]:
-    """The pages, with those that have no text read by OCR when it is available."""
+    """The cleaned pages, with those that have no text read by OCR (and cleaned) when it is available."""
     from .ocr import OcrCache, ocr_unavailable_reason, read_page
 
-    scanned = [number for number, raw in pages if not clean_text(raw)]
+    scanned = [number for number, text in pages if not text]
     if not scanned or ocr_unavailable_reason() is not None:
-        return [(number, raw, False) for number, raw in pages]
+        return [(number, text, False) for number, text in pages]
     cache, content_hash = OcrCache(cache_folder), file_hash(path)
     read: dict[int, str] = {}
     for done, number in enumerate(scanned):
@@ -163,8 +164,8 @@ def _with_ocr(
                 logger.warning("%s: OCR of p. %d failed (%s)", path.name, number, type(error).__name__)
                 continue
             cache.put(content_hash, number, text)
-        read[number] = text
-    return [(number, read.get(number, raw), number in read) for number, raw in pages]
+        read[number] = clean_text(text)
+    return [(number, read.get(number, text), number in read) for number, text in pages]
 
 
 def _read_text_file(path: Path, source: str) -> str:
@@ -211,14 +212,13 @@ def _read_pdf_pages(path: Path) -> list[tuple[int, str]]:
     return pages
 
 
-def _assemble(source: str, raw_pages: list[tuple[int | None, str, bool]]) -> Document:
-    """Clean each page and lay the non-empty ones end to end in one text."""
+def _assemble(source: str, cleaned_pages: list[tuple[int | None, str, bool]]) -> Document:
+    """Lay the non-empty cleaned pages end to end in one text."""
     parts: list[str] = []
     pages: list[Page] = []
     empty: list[int] = []
     offset = 0
-    for number, raw, ocr in raw_pages:
-        cleaned = clean_text(raw)
+    for number, cleaned, ocr in cleaned_pages:
         if not cleaned:
             if number is not None:
                 empty.append(number)

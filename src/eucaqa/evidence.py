@@ -17,7 +17,7 @@ logistic models of :mod:`eucaqa.answer_model`, fitted on labelled questions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -338,4 +338,3 @@ class Candidate:
     chars: int          # characters of the cited span
     features: np.ndarray
     probability: float = 0.0
-    covered: set[str] = field(default_factory=set)

@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -130,11 +131,15 @@ class LoadedIndex:
     def build_id(self) -> str:
         return self.path.name
 
+    @cached_property
+    def ocr_pages(self) -> list[frozenset[int]]:
+        """Numbers of each document's pages that were read by OCR (spans lie within one page)."""
+        return [frozenset(p.number for p in pages if p.ocr) for pages in self.pages]
+
     def span(self, doc: int, page: int, start: int, end: int) -> dict:
         """Text, source, page and offsets of ``texts[doc][start:end]``: the fields of a CitedText."""
-        ocr = any(p.ocr and p.start < end and start < p.end for p in self.pages[doc]) if page != NO_PAGE else False
         return {
-            "ocr": ocr,
+            "ocr": page in self.ocr_pages[doc],
             "text": self.texts[doc][start:end],
             "source": self.sources[doc],
             "page": page_number(page),
