@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from eucaqa import answer
-from eucaqa.answering import MAX_SENTENCES, expected_answer_type, has_answer_type
+from eucaqa.answering import MAX_SENTENCES, expected_answer_type
+from eucaqa.evidence import has_answer_type
 from eucaqa.cli import main
 from eucaqa.documents import load_document
 from eucaqa.errors import IndexNotFoundError

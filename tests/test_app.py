@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from eucaqa.answering import Answer, AnswerSentence
-from eucaqa.app import escape, render_reply, render_sources, safe_file_name, store_upload
+from eucaqa.render import escape, render_reply, render_sources
+from eucaqa.uploads import safe_file_name, store_upload
 from eucaqa.retrieval import Passage
 
 from server_helpers import free_port, shipped_corpus_server, wait_for

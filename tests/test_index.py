@@ -216,7 +216,7 @@ def test_shipped_documents_all_load():
 def test_small_indexes_are_exact_and_large_ones_hnsw_with_high_recall(monkeypatch):
     import faiss
 
-    from eucaqa import index as index_module
+    from eucaqa.index import store as index_store
     from eucaqa.index import make_faiss_index
 
     rng = np.random.default_rng(11)
@@ -224,7 +224,7 @@ def test_small_indexes_are_exact_and_large_ones_hnsw_with_high_recall(monkeypatc
     vectors = centres[rng.integers(0, 60, 4000)] + 0.4 * rng.standard_normal((4000, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     assert isinstance(make_faiss_index(vectors), faiss.IndexFlatIP)
-    monkeypatch.setattr(index_module, "HNSW_MIN_CHUNKS", 1000)
+    monkeypatch.setattr(index_store, "HNSW_MIN_CHUNKS", 1000)
     approximate = make_faiss_index(vectors)
     assert hasattr(approximate, "hnsw")
     exact = faiss.IndexFlatIP(384)

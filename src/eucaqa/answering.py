@@ -5,7 +5,8 @@ This is where a question becomes an answer (:meth:`Engine.answer`):
 1. the question is embedded, its words stemmed, and what it names (proper
    names, acronyms, numbers, words the corpus finds rare) picked out;
 2. :class:`~eucaqa.retrieval.Retriever` returns the top passages (dense + BM25);
-3. every sentence of those passages is a candidate, cited as a verbatim span
+3. :func:`~eucaqa.candidates.describe_candidates` makes every sentence of
+   those passages a candidate, cited as a verbatim span
    that starts one or two sentences earlier when it opens with a word that
    points back ("It", "This", "Their"...); each candidate gets the signals of
    :data:`~eucaqa.evidence.CANDIDATE_FEATURES` (its own similarity and word
@@ -31,38 +32,28 @@ from pathlib import Path
 import numpy as np
 
 from .answer_model import AnswerModel, load_answer_model
+from .candidates import MAX_ANSWER_CHARS, describe_candidates
 from .errors import IndexFormatError
 from .evidence import (
     ANSWER_FEATURES,
     CANDIDATE_FEATURES,
-    MAX_CONTEXT_SENTENCES,
     RARE_SHARE,
     TOPIC_NAME_SHARE,
     Candidate,
     Question,
     answer_phrase,
     expected_answer_type,
-    has_answer_type,
     name_words,
-    points_back,
-    prose_share,
 )
 from .index import LoadedIndex, current_build, load_index
 from .retrieval import CitedText, Passage, Retriever, lexical_terms
 
 NOT_FOUND_TEXT = "The documents do not answer this question."
 MAX_SENTENCES = 5
-MAX_ANSWER_CHARS = 700
 #: Characters of a question that are read; the model sees 256 word pieces anyway.
 MAX_QUESTION_CHARS = 2000
-#: Sentences shorter than this many words are headings or fragments, not answers.
-MIN_ANSWER_WORDS = 4
-#: Below this share of word tokens a "sentence" is a table row or a list of numbers.
-MIN_PROSE_SHARE = 0.6
 #: Passages whose sentences are candidates: the ``top_k`` returned, and more up to this many.
 CANDIDATE_PASSAGES = 8
-#: Candidates described in full: the best this many by cosine, and by word overlap.
-SHORTLIST_EACH = 10
 #: Environment variable that overrides the confidence threshold of ``Answer.found``.
 MIN_CONFIDENCE_ENV = "EUCAQA_MIN_CONFIDENCE"
 
@@ -193,7 +184,7 @@ class Engine:
         parsed = self._parse(text)
         extra = max(0, CANDIDATE_PASSAGES - top_k)
         searched = self.retriever.search(parsed.vector, list(parsed.weights), top_k, extra=extra)
-        return Evidence(parsed, searched[:top_k], self._candidates(parsed, searched))
+        return Evidence(parsed, searched[:top_k], describe_candidates(self.index, parsed, searched))
 
     def _parse(self, text: str) -> Question:
         vector = self.embedder.encode_query(text)
@@ -217,102 +208,6 @@ class Engine:
             names_unknown=names_unknown,
         )
 
-    def _candidates(self, question: Question, passages: list[Passage]) -> list[Candidate]:
-        index = self.index
-        table = index.sentences
-        count = len(table)
-        rank_of: dict[int, int] = {}
-        first_rows: set[int] = set()
-        for rank, passage in enumerate(passages):
-            first, stop = (int(x) for x in index.chunks[passage.chunk, 4:6])
-            first_rows.add(first)
-            for row in range(first, stop):
-                rank_of.setdefault(row, rank)
-        if not rank_of:
-            return []
-        rows = list(rank_of)
-        nearby = sorted({r for row in rows for r in range(row - MAX_CONTEXT_SENTENCES - 1, row + 2) if 0 <= r < count})
-        place = {row: (int(doc), int(page)) for row, (doc, page) in zip(nearby, table[nearby, :2].tolist())}
-        texts: dict[int, str] = {}
-        matched: dict[int, set[str]] = {}
-        stems: dict[int, set[str]] = {}
-
-        def text_of(row: int) -> str:
-            if row not in texts:
-                texts[row] = index.sentence_text(row)
-            return texts[row]
-
-        def matched_of(row: int) -> set[str]:
-            if row not in matched:
-                stems[row] = set(lexical_terms(text_of(row)))
-                matched[row] = question.matched(stems[row])
-            return matched[row]
-
-        def same(row: int, other: int, page: bool = False) -> bool:
-            if other not in place:
-                return False
-            return place[other][0] == place[row][0] and (not page or place[other][1] == place[row][1])
-
-        # Every sentence of the passages is ranked by cosine and by word overlap;
-        # only the best of each ranking are described in full (the rest never win).
-        dense_all = np.asarray(index.sentence_vectors[rows], dtype=np.float32) @ question.vector
-        dense = {row: float(value) for row, value in zip(rows, dense_all)}
-        lexical = {row: question.coverage(matched_of(row)) for row in rows}
-        dense_rank = _ranks(dense)
-        lexical_rank = _ranks(lexical)
-        best_dense = max(dense.values())
-        best_lexical = max(lexical.values())
-        shortlist = [row for row in rows if min(dense_rank[row], lexical_rank[row]) < SHORTLIST_EACH]
-
-        def dense_of(row: int) -> float:
-            if row not in dense:
-                dense[row] = float(np.asarray(index.sentence_vectors[row], dtype=np.float32) @ question.vector)
-            return dense[row]
-
-        asked = set(question.weights)
-        answer_type = question.answer_type
-        candidates = []
-        for row in shortlist:
-            first = row
-            while points_back(text_of(first)) and row - first < MAX_CONTEXT_SENTENCES and same(first, first - 1, page=True):
-                first -= 1
-            if points_back(text_of(first)):
-                continue  # what it points back to is not on its page: not citable on its own
-            text = text_of(row)
-            doc, page, start, _ = (int(x) for x in table[first])
-            end = int(table[row, 3])
-            span_text = index.texts[doc][start:end]
-            if first < row and len(span_text) > MAX_ANSWER_CHARS - 5:
-                continue  # with its context it would have to be cut; another span is cited instead
-            window = set().union(*(matched_of(r) for r in range(first - 1, row + 2) if same(row, r)))
-            rank = rank_of[row]
-            own = stems[row]
-            features = np.array([
-                dense[row],
-                dense[row] - best_dense,
-                1.0 / (1 + dense_rank[row]),
-                dense_of(first - 1) if same(row, first - 1) else 0.0,
-                dense_of(row + 1) if same(row, row + 1) else 0.0,
-                lexical[row],
-                lexical[row] - best_lexical,
-                1.0 / (1 + lexical_rank[row]),
-                len(own - asked) / len(own) if own else 0.0,
-                question.coverage(matched[row], question.specific),
-                question.coverage(window),
-                question.coverage(window, question.specific),
-                question.names_found(window),
-                float(has_answer_type(text, answer_type, question.text)),
-                float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
-                1.0 / (1 + rank),
-                passages[rank].similarity,
-                float(row in first_rows),
-                float(len(text.split()) < MIN_ANSWER_WORDS or prose_share(text) < MIN_PROSE_SHARE),
-                float(first < row),
-                min(1.0, len(span_text) / 400),
-            ], dtype=np.float64)
-            candidates.append(Candidate(row=row, first=first, chars=len(span_text), features=features))
-        return candidates
-
     def _cite(self, candidate: Candidate, question: Question) -> AnswerSentence:
         doc, page, start, _ = (int(x) for x in self.index.sentences[candidate.first])
         end = int(self.index.sentences[candidate.row, 3])
@@ -327,12 +222,6 @@ class Engine:
         return AnswerSentence(
             **self.index.span(doc, page, start, end), score=round(candidate.probability, 6), highlight=highlight
         )
-
-
-def _ranks(values: dict[int, float]) -> dict[int, int]:
-    """0 for the highest value, 1 for the next...; ties share the better rank's order by row."""
-    order = sorted(values, key=lambda row: (-values[row], row))
-    return {row: n for n, row in enumerate(order)}
 
 
 _FEATURE = {name: n for n, name in enumerate(CANDIDATE_FEATURES)}

@@ -7,24 +7,19 @@ while a rebuild runs; the new index is picked up when its build completes.
 """
 
 
-import html
 import logging
 import os
-import re
-import shutil
 import threading
-import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
-from .answering import Answer, AnswerSentence, answer, confidence_label
+from .answering import answer
 from .errors import EucaqaError
+from .render import DOCUMENT_COLUMNS, document_rows, escape, last_build_summary, render_reply, render_sources
 from .settings import SUPPORTED_SUFFIXES
+from .uploads import store_upload
 
 logger = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-MAX_NAME_CHARS = 120
 QUESTION_CONCURRENCY = 8
 EXAMPLE_QUESTIONS = [
     "Who led Kazakhstan's delegation to Brussels for the Middle Corridor talks?",
@@ -37,206 +32,6 @@ CSS = """
 .eucaqa-passage mark { background: #fde68a; color: inherit; padding: 0 1px; }
 .eucaqa-citation { font-size: 0.85em; color: #4b5563; margin-bottom: 2px; }
 """
-
-
-# ------------------------------------------------------------------- rendering
-
-
-def escape(text: str) -> str:
-    """Document text made inert for the chat's Markdown and HTML: shown as typed, run never."""
-    markdown_inert = re.sub(r"([\\`*_{}\[\]()#+\-.!|~])", r"\\\1", text)
-    return html.escape(markdown_inert, quote=False)
-
-
-def _with_phrase(sentence: AnswerSentence, bold: tuple[str, str]) -> str:
-    """The span's text escaped, its answering phrase (``highlight``) wrapped in ``bold``."""
-    if not sentence.highlight:
-        return escape(sentence.text)
-    start, end = (offset - sentence.start for offset in sentence.highlight)
-    text = sentence.text
-    return f"{escape(text[:start])}{bold[0]}{escape(text[start:end])}{bold[1]}{escape(text[end:])}"
-
-
-def source_lines(sentences: list[AnswerSentence]) -> list[tuple[list[int], str, str]]:
-    """One line per source file: its markers, ``file, pp. 4, 7`` and the first cited place's link."""
-    groups: dict[str, list[tuple[int, AnswerSentence]]] = {}
-    for number, sentence in enumerate(sentences, start=1):
-        groups.setdefault(sentence.source, []).append((number, sentence))
-    lines = []
-    for source, members in groups.items():
-        pages = sorted({s.page for _, s in members if s.page is not None})
-        label = source
-        ocr = any(s.ocr for _, s in members)
-        if pages:
-            label += f", p. {pages[0]}" if len(pages) == 1 else ", pp. " + ", ".join(str(page) for page in pages)
-        if ocr:
-            label += " (OCR)"
-        lines.append(([number for number, _ in members], label, members[0][1].link))
-    return lines
-
-
-def render_reply(result: Answer) -> str:
-    """The chat bubble: answer spans with [n] markers (the answering phrase in bold),
-    the confidence, then one line per source linking to the cited place."""
-    if not result.found:
-        closest = "".join(f"\n- {escape(p.citation)}" for p in result.passages[:3])
-        reply = escape(result.text)
-        return reply + (f"\n\nClosest passages (see Sources):{closest}" if closest else "")
-    body = " ".join(
-        f"{_with_phrase(s, ('**', '**'))} **\\[{n}\\]**" for n, s in enumerate(result.sentences, start=1)
-    )
-    sources = "\n".join(
-        "".join(f"\\[{n}\\]" for n in numbers) + (f" [{escape(label)}]({link})  " if link else f" {escape(label)}  ")
-        for numbers, label, link in source_lines(result.sentences)
-    )
-    confidence = f"*{confidence_label(result.confidence).capitalize()} ({result.confidence:.2f})*"
-    return f"{body}\n\n{confidence}\n\n{sources}"
-
-
-def render_sources(result: Answer) -> str:
-    """The retrieved passages as HTML, the answer's spans marked inside them (the
-    answering phrase in bold), each passage's citation a link to the cited place."""
-    if not result.passages:
-        return "<p>No passages.</p>"
-    blocks = []
-    for number, passage in enumerate(result.passages, start=1):
-        inside = sorted(
-            (s for s in result.sentences if s.source == passage.source and s.start < passage.end and s.end > passage.start),
-            key=lambda s: s.start,
-        )
-        parts, cursor = [], passage.start
-        for sentence in inside:
-            start, end = max(sentence.start, passage.start), min(sentence.end, passage.end)
-            if start < cursor:
-                continue
-            parts.append(html.escape(passage.text[cursor - passage.start : start - passage.start]))
-            marked = [start]
-            if sentence.highlight and start <= sentence.highlight[0] and sentence.highlight[1] <= end:
-                marked += sentence.highlight
-            marked.append(end)
-            pieces = [html.escape(passage.text[a - passage.start : b - passage.start]) for a, b in zip(marked, marked[1:])]
-            if len(pieces) == 3:
-                pieces[1] = f"<strong>{pieces[1]}</strong>"
-            parts.append(f"<mark>{''.join(pieces)}</mark>")
-            cursor = end
-        parts.append(html.escape(passage.text[cursor - passage.start :]))
-        citation = html.escape(passage.citation)
-        if passage.link:
-            citation = f'<a href="{html.escape(passage.link)}" target="_blank" rel="noopener">{citation}</a>'
-        blocks.append(
-            f'<div class="eucaqa-passage"><div class="eucaqa-citation">Passage {number} · '
-            f"{citation} · score {passage.score:.3f}</div>"
-            f"<div>{''.join(parts)}</div></div>"
-        )
-    return "".join(blocks)
-
-
-# ------------------------------------------------------------------- documents
-
-DOCUMENT_COLUMNS = ["file", "pages", "pages without text", "chunks", "size", "indexed (UTC)", "status"]
-
-
-def _size(count: int | None) -> str:
-    if not count:
-        return ""
-    for unit in ("bytes", "KB", "MB"):
-        if count < 1024 or unit == "MB":
-            return f"{count:,} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1024
-    return ""
-
-
-def document_rows(index) -> list[list]:
-    """One row per indexed document, then one per skipped file with its reason."""
-    rows = []
-    for entry in index.documents_table():
-        empty = entry["empty_pages"]
-        rows.append([
-            entry["source"],
-            entry["pages"] + len(empty),
-            ", ".join(str(number) for number in empty) if empty else "",
-            entry["chunks"],
-            _size(entry["bytes"]),
-            (entry["indexed_at"] or "").replace("T", " ").replace("+00:00", ""),
-            "indexed",
-        ])
-    rows += [[item["source"], "", "", "", "", "", f"skipped: {item['reason']}"] for item in index.skipped_table()]
-    return rows
-
-
-def last_build_summary(index) -> str:
-    """One line on the build in use: when, how many documents and chunks, how many files skipped."""
-    manifest = index.manifest
-    built = manifest.get("built_at", "").replace("T", " ").replace("+00:00", " UTC")
-    counts = manifest["counts"]
-    skipped = len(manifest.get("skipped", {}))
-    return (
-        f"**Last build:** {built} · {counts['documents']} documents · {counts['chunks']} chunks"
-        + (f" · {skipped} files skipped (reasons below)" if skipped else "")
-    )
-
-
-# --------------------------------------------------------------------- uploads
-
-
-@dataclass
-class StoredUpload:
-    name: str
-    message: str
-    stored: bool
-
-
-def safe_file_name(name: str) -> str:
-    """A plain file name: no folders, no '..', no control characters, not hidden, not too long.
-
-    Raises:
-        ValueError: nothing usable is left of the name.
-    """
-    name = unicodedata.normalize("NFC", name.replace("\x00", ""))
-    name = re.split(r"[\\/]", name)[-1]
-    name = "".join(char for char in name if unicodedata.category(char)[0] != "C")
-    name = re.sub(r"[<>:\"|?*]", "_", name).strip().lstrip(".").strip()
-    if len(name) > MAX_NAME_CHARS:
-        stem, suffix = os.path.splitext(name)
-        name = stem[: MAX_NAME_CHARS - len(suffix)] + suffix
-    if not name or name in (".", ".."):
-        raise ValueError("the file name is empty once made safe")
-    return name
-
-
-def store_upload(source_path: str | Path, original_name: str, documents_dir: str | Path) -> StoredUpload:
-    """Copy an uploaded file into ``documents_dir``, refusing what does not belong there."""
-    documents_dir = Path(documents_dir)
-    try:
-        name = safe_file_name(original_name)
-    except ValueError as error:
-        return StoredUpload(original_name, f"refused {original_name!r}: {error}", False)
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        return StoredUpload(name, f"refused {name}: only {', '.join(SUPPORTED_SUFFIXES)} files are accepted", False)
-    size = Path(source_path).stat().st_size
-    if size > MAX_UPLOAD_BYTES:
-        return StoredUpload(name, f"refused {name}: {size / 2**20:.0f} MB is over the 50 MB limit", False)
-    data_head = Path(source_path).read_bytes()[:5]
-    if suffix == ".pdf" and not data_head.startswith(b"%PDF"):
-        return StoredUpload(name, f"refused {name}: not a PDF file", False)
-    documents_dir.mkdir(parents=True, exist_ok=True)
-    target = documents_dir / name
-    renamed = False
-    counter = 2
-    while target.exists():
-        if target.read_bytes() == Path(source_path).read_bytes():
-            return StoredUpload(target.name, f"{target.name} is already in the documents", False)
-        target = documents_dir / f"{Path(name).stem} ({counter}){Path(name).suffix}"
-        renamed = True
-        counter += 1
-    if target.resolve().parent != documents_dir.resolve():
-        return StoredUpload(name, f"refused {name}: it would be stored outside the documents folder", False)
-    tmp = documents_dir / f".upload-{os.getpid()}-{threading.get_ident()}"
-    shutil.copyfile(source_path, tmp)
-    os.replace(tmp, target)
-    note = f" (a different {name} exists, so it was stored as {target.name})" if renamed else ""
-    return StoredUpload(target.name, f"added {target.name}{note}", True)
 
 
 # ------------------------------------------------------------------------ app

@@ -273,7 +273,8 @@ def create_server_app(documents_dir: str | Path, index_dir: str | Path, settings
     import gradio as gr
     from fastapi import FastAPI
 
-    from .app import CSS, MAX_UPLOAD_BYTES, build_admin_app, build_public_app
+    from .app import CSS, build_admin_app, build_public_app
+    from .uploads import MAX_UPLOAD_BYTES
 
     limiter = RateLimiter(settings.rate_limit)
     audit = AuditLog(index_dir)

@@ -1,0 +1,1 @@
+"""One module per measure of `make bench`; each has a ``measure(...) -> dict``."""

@@ -1,0 +1,135 @@
+"""Candidate spans: every sentence of the retrieved passages, cited as a verbatim span
+and described by the signals the answer model weighs.
+
+A sentence that opens with a word pointing back ("It", "This", "Their"...) is
+cited together with the one or two sentences before it on the same page; when
+that cannot be done it is not a candidate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .evidence import (
+    MAX_CONTEXT_SENTENCES,
+    Candidate,
+    Question,
+    has_answer_type,
+    points_back,
+    prose_share,
+)
+from .index import LoadedIndex
+from .retrieval import Passage, lexical_terms
+
+#: Characters of a whole answer; a span with its context must fit in it.
+MAX_ANSWER_CHARS = 700
+#: Sentences shorter than this many words are headings or fragments, not answers.
+MIN_ANSWER_WORDS = 4
+#: Below this share of word tokens a "sentence" is a table row or a list of numbers.
+MIN_PROSE_SHARE = 0.6
+#: Candidates described in full: the best this many by cosine, and by word overlap.
+SHORTLIST_EACH = 10
+
+
+def describe_candidates(index: LoadedIndex, question: Question, passages: list[Passage]) -> list[Candidate]:
+    """Every sentence of ``passages`` as a citable span, the best by cosine and by word
+    overlap described by the signals of :data:`~eucaqa.evidence.CANDIDATE_FEATURES`."""
+    table = index.sentences
+    count = len(table)
+    rank_of: dict[int, int] = {}
+    first_rows: set[int] = set()
+    for rank, passage in enumerate(passages):
+        first, stop = (int(x) for x in index.chunks[passage.chunk, 4:6])
+        first_rows.add(first)
+        for row in range(first, stop):
+            rank_of.setdefault(row, rank)
+    if not rank_of:
+        return []
+    rows = list(rank_of)
+    nearby = sorted({r for row in rows for r in range(row - MAX_CONTEXT_SENTENCES - 1, row + 2) if 0 <= r < count})
+    place = {row: (int(doc), int(page)) for row, (doc, page) in zip(nearby, table[nearby, :2].tolist())}
+    texts: dict[int, str] = {}
+    matched: dict[int, set[str]] = {}
+    stems: dict[int, set[str]] = {}
+
+    def text_of(row: int) -> str:
+        if row not in texts:
+            texts[row] = index.sentence_text(row)
+        return texts[row]
+
+    def matched_of(row: int) -> set[str]:
+        if row not in matched:
+            stems[row] = set(lexical_terms(text_of(row)))
+            matched[row] = question.matched(stems[row])
+        return matched[row]
+
+    def same(row: int, other: int, page: bool = False) -> bool:
+        if other not in place:
+            return False
+        return place[other][0] == place[row][0] and (not page or place[other][1] == place[row][1])
+
+    # Every sentence of the passages is ranked by cosine and by word overlap;
+    # only the best of each ranking are described in full (the rest never win).
+    dense_all = np.asarray(index.sentence_vectors[rows], dtype=np.float32) @ question.vector
+    dense = {row: float(value) for row, value in zip(rows, dense_all)}
+    lexical = {row: question.coverage(matched_of(row)) for row in rows}
+    dense_rank = _ranks(dense)
+    lexical_rank = _ranks(lexical)
+    best_dense = max(dense.values())
+    best_lexical = max(lexical.values())
+    shortlist = [row for row in rows if min(dense_rank[row], lexical_rank[row]) < SHORTLIST_EACH]
+
+    def dense_of(row: int) -> float:
+        if row not in dense:
+            dense[row] = float(np.asarray(index.sentence_vectors[row], dtype=np.float32) @ question.vector)
+        return dense[row]
+
+    asked = set(question.weights)
+    answer_type = question.answer_type
+    candidates = []
+    for row in shortlist:
+        first = row
+        while points_back(text_of(first)) and row - first < MAX_CONTEXT_SENTENCES and same(first, first - 1, page=True):
+            first -= 1
+        if points_back(text_of(first)):
+            continue  # what it points back to is not on its page: not citable on its own
+        text = text_of(row)
+        doc, page, start, _ = (int(x) for x in table[first])
+        end = int(table[row, 3])
+        span_text = index.texts[doc][start:end]
+        if first < row and len(span_text) > MAX_ANSWER_CHARS - 5:
+            continue  # with its context it would have to be cut; another span is cited instead
+        window = set().union(*(matched_of(r) for r in range(first - 1, row + 2) if same(row, r)))
+        rank = rank_of[row]
+        own = stems[row]
+        features = np.array([
+            dense[row],
+            dense[row] - best_dense,
+            1.0 / (1 + dense_rank[row]),
+            dense_of(first - 1) if same(row, first - 1) else 0.0,
+            dense_of(row + 1) if same(row, row + 1) else 0.0,
+            lexical[row],
+            lexical[row] - best_lexical,
+            1.0 / (1 + lexical_rank[row]),
+            len(own - asked) / len(own) if own else 0.0,
+            question.coverage(matched[row], question.specific),
+            question.coverage(window),
+            question.coverage(window, question.specific),
+            question.names_found(window),
+            float(has_answer_type(text, answer_type, question.text)),
+            float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
+            1.0 / (1 + rank),
+            passages[rank].similarity,
+            float(row in first_rows),
+            float(len(text.split()) < MIN_ANSWER_WORDS or prose_share(text) < MIN_PROSE_SHARE),
+            float(first < row),
+            min(1.0, len(span_text) / 400),
+        ], dtype=np.float64)
+        candidates.append(Candidate(row=row, first=first, chars=len(span_text), features=features))
+    return candidates
+
+
+def _ranks(values: dict[int, float]) -> dict[int, int]:
+    """0 for the highest value, 1 for the next...; ties share the better rank's order by row."""
+    order = sorted(values, key=lambda row: (-values[row], row))
+    return {row: n for n, row in enumerate(order)}
