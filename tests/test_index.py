@@ -11,7 +11,7 @@ import pytest
 
 from eucaqa.documents import list_document_files, load_document
 from eucaqa.errors import DocumentsFolderError, IndexFormatError, IndexNotFoundError
-from eucaqa.index import build_index, current_build, load_index
+from eucaqa.index import FORMAT_VERSION, build_index, current_build, load_index
 from eucaqa.settings import Settings
 
 from conftest import PDF_DIR
@@ -83,9 +83,9 @@ def test_reused_vectors_equal_fresh_ones(docs_copy, tmp_path, embedder):
     build(docs_copy, index_dir, embedder)
     (docs_copy / "new-forum.txt").write_text(NEW_DOCUMENT, encoding="utf-8")
     build(docs_copy, index_dir, embedder)
-    incremental = np.load(current_build(index_dir) / "chunk_vectors.npy")
+    incremental = np.load(current_build(index_dir) / "sentence_vectors.npy")
     build(docs_copy, index_dir, embedder, full=True)
-    full = np.load(current_build(index_dir) / "chunk_vectors.npy")
+    full = np.load(current_build(index_dir) / "sentence_vectors.npy")
     assert np.allclose(incremental, full, atol=1e-5)
 
 
@@ -189,7 +189,7 @@ def test_no_pickle_in_the_index(shipped_index):
         if path.suffix == ".json":
             json.loads(data)
     manifest = json.loads((build_dir / "manifest.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["model"]["dimension"] == 384
+    assert manifest["format_version"] == FORMAT_VERSION == 2 and manifest["model"]["dimension"] == 384
     assert {"content_hash", "chunks"} <= set(manifest["documents"][0])
 
 
@@ -209,6 +209,23 @@ def test_a_tampered_manifest_is_reported(shipped_index, tmp_path):
         load_index(copy)
 
 
+def test_an_index_of_the_chunk_vector_format_asks_for_a_rebuild_and_an_update_rebuilds_it(
+    shipped_index, docs_copy, tmp_path, embedder
+):
+    copy = tmp_path / "index"
+    shutil.copytree(shipped_index, copy)
+    build = current_build(copy)
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["format_version"] = 1  # format 1 kept chunk vectors in chunks.faiss
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    (build / "sentences.faiss").rename(build / "chunks.faiss")
+    with pytest.raises(IndexFormatError, match="format version 1, this eucaqa reads 2; rebuild with: eucaqa index --full"):
+        load_index(copy)
+    stats = build_index(docs_copy, copy, embedder=embedder)
+    assert stats.embedded == stats.chunks > 0 and stats.reused == 0
+    assert load_index(copy).faiss_index.ntotal == len(load_index(copy).sentences)
+
+
 def test_shipped_documents_all_load():
     assert len(list_document_files(Path("documents"))) >= 2
 
@@ -217,21 +234,21 @@ def test_small_indexes_are_exact_and_large_ones_hnsw_with_high_recall(monkeypatc
     import faiss
 
     from eucaqa.index import store as index_store
-    from eucaqa.index import make_faiss_index
+    from eucaqa.index import make_faiss_index, nearest_vectors
 
     rng = np.random.default_rng(11)
     centres = rng.standard_normal((60, 384)).astype(np.float32)
     vectors = centres[rng.integers(0, 60, 4000)] + 0.4 * rng.standard_normal((4000, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     assert isinstance(make_faiss_index(vectors), faiss.IndexFlatIP)
-    monkeypatch.setattr(index_store, "HNSW_MIN_CHUNKS", 1000)
+    monkeypatch.setattr(index_store, "HNSW_MIN_VECTORS", 1000)
     approximate = make_faiss_index(vectors)
     assert hasattr(approximate, "hnsw")
     exact = faiss.IndexFlatIP(384)
     exact.add(vectors)
     queries = vectors[rng.integers(0, 4000, 50)] + 0.2 * rng.standard_normal((50, 384)).astype(np.float32)
     _, truth = exact.search(queries, 10)
-    _, found = approximate.search(queries, 10)
+    found = [nearest_vectors(approximate, vectors, query, 10)[0] for query in queries]
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)])
     assert recall >= 0.98
 

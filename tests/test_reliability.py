@@ -406,8 +406,8 @@ def _tamper(index_dir: Path, how: str) -> None:
         manifest["model"]["dimension"] = 768
         manifest_path.write_text(json.dumps(manifest))
     elif how == "truncated-faiss":
-        data = (build / "chunks.faiss").read_bytes()
-        (build / "chunks.faiss").write_bytes(data[: len(data) // 3])
+        data = (build / "sentences.faiss").read_bytes()
+        (build / "sentences.faiss").write_bytes(data[: len(data) // 3])
     elif how == "metadata-mismatch":
         chunks = np.load(build / "chunks.npy")
         np.save(build / "chunks.npy", chunks[:-3], allow_pickle=False)

@@ -197,6 +197,7 @@ class Engine:
             weights.setdefault(term, self.retriever.term_weight(term))
         unknown = sum(1 for term in names if not self.retriever.knows(term))
         names_unknown = unknown / len(names) if names else 0.0
+        all_names = names
         names = {term for term in names if self.retriever.passage_share(term) <= TOPIC_NAME_SHARE}
         return Question(
             text=text,
@@ -206,6 +207,7 @@ class Engine:
             names=names,
             specific=names | rare,
             names_unknown=names_unknown,
+            all_names=all_names,
         )
 
     def _cite(self, candidate: Candidate, question: Question) -> AnswerSentence:
@@ -257,14 +259,17 @@ def answer_features(evidence: Evidence, best: Candidate) -> np.ndarray:
     """The signals of :data:`~eucaqa.evidence.ANSWER_FEATURES` for an answer led by ``best``."""
     f = best.features
     logit = float(np.log(max(best.probability, 1e-6) / max(1 - best.probability, 1e-6)))
+    dense = [float(c.features[_FEATURE["dense"]]) for c in evidence.candidates]
     values = {
         "ranker_logit": logit,
-        "best_dense": max(float(c.features[_FEATURE["dense"]]) for c in evidence.candidates),
+        "best_dense": max(dense),
         "names_unknown": evidence.question.names_unknown,
         "specific_window": f[_FEATURE["specific_window"]],
         "names_window": f[_FEATURE["names_window"]],
         "typed_missing": f[_FEATURE["typed_missing"]],
         "lexical_window": f[_FEATURE["lexical_window"]],
+        "all_names_window": f[_FEATURE["all_names_window"]],
+        "dense_spread": max(dense) - float(np.mean(dense)),
     }
     return np.array([values[name] for name in ANSWER_FEATURES], dtype=np.float64)
 

@@ -116,6 +116,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             question.coverage(window),
             question.coverage(window, question.specific),
             question.names_found(window),
+            question.names_found(window, question.all_names),
             float(has_answer_type(text, answer_type, question.text)),
             float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
             1.0 / (1 + rank),

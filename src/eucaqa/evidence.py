@@ -17,7 +17,7 @@ logistic models of :mod:`eucaqa.answer_model`, fitted on labelled questions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -258,6 +258,8 @@ class Question:
     specific: set[str]
     #: share of the names the corpus never mentions, 0 when it names nothing
     names_unknown: float
+    #: stemmed terms of every word that names something, the corpus's topic names too
+    all_names: set[str] = field(default_factory=set)
 
     def matched(self, present: set[str]) -> set[str]:
         """The question's terms found among a text's stems; the same as :func:`term_matches`
@@ -274,11 +276,12 @@ class Question:
                     found.add(term)
         return found
 
-    def names_found(self, matched: set[str]) -> float:
-        """Share of the question's names among ``matched`` terms (1 when it names nothing)."""
-        if not self.names:
+    def names_found(self, matched: set[str], names: set[str] | None = None) -> float:
+        """Share of the question's names (or of ``names``) among ``matched`` terms (1 when there are none)."""
+        names = self.names if names is None else names
+        if not names:
             return 1.0
-        return len(self.names & matched) / len(self.names)
+        return len(names & matched) / len(names)
 
     def coverage(self, matched: set[str], terms: set[str] | None = None) -> float:
         """IDF-weighted share of ``terms`` (default: all content words) among ``matched`` terms."""
@@ -307,6 +310,7 @@ CANDIDATE_FEATURES = (
     "specific_window",  # share of the question's specific terms in the span and its neighbours
     "names_window",     # share of the question's names (capitalised words, acronyms, numbers) there,
                         # leaving out names so common in the corpus that they are its topic
+    "all_names_window", # share of all the question's names there, its topic names too
     "typed",            # the question asks for a date/amount/...; the sentence holds one it does not say
     "typed_missing",    # the question asks for a type; the span holds none
     "passage_rank",     # 1 / (1 + rank of the best passage holding it)
@@ -326,6 +330,8 @@ ANSWER_FEATURES = (
     "names_window",     # share of its names found together around the best span
     "typed_missing",    # the question asks for a type the best span does not hold
     "lexical_window",   # share of its words found around the best span
+    "all_names_window", # share of all its names, topic names too, found around the best span
+    "dense_spread",     # the best cosine minus the mean cosine of the candidates described
 )
 
 

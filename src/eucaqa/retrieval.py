@@ -1,8 +1,9 @@
 """Stage 5 — retrieve: find the passages most likely to answer a question.
 
-Two rankings over the same chunks, fused by reciprocal rank fusion (RRF):
-dense (FAISS inner product of unit MiniLM vectors) and lexical (BM25 from
-``bm25s`` over Snowball-stemmed words).
+Two rankings over the same chunks (the passages), fused by reciprocal rank
+fusion (RRF): dense, where a passage scores the cosine of its best sentence
+(FAISS inner product of unit MiniLM sentence vectors), and lexical (BM25 from
+``bm25s`` over the passages' Snowball-stemmed words).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ RRF_K = 60
 #: Each ranking contributes this many candidates per passage asked for.
 CANDIDATES_PER_PASSAGE = 4
 MIN_CANDIDATES = 20
+#: Sentences the dense search returns per passage it must rank: the best
+#: sentences of a passage often lie together, so one hit rarely means one passage.
+SENTENCE_HITS_PER_PASSAGE = 4
 
 
 @dataclass
@@ -54,7 +58,7 @@ class CitedText:
 class Passage(CitedText):
     """A retrieved chunk; ``score`` is its fused (RRF) score."""
 
-    #: cosine similarity of the chunk to the question
+    #: cosine similarity to the question of the chunk's best sentence
     similarity: float
     #: row of the chunk in the index (to find its sentences)
     chunk: int
@@ -143,6 +147,9 @@ class Retriever:
         #: share of the passages that hold each vocabulary term
         self.share = document_frequency / n
         self._sorted_vocabulary: list[str] | None = None
+        #: each chunk's first and stop sentence rows: both ascend, chunk by chunk
+        self.chunk_first = np.ascontiguousarray(index.chunks[:, 4])
+        self.chunk_stop = np.ascontiguousarray(index.chunks[:, 5])
 
     def term_weight(self, term: str) -> float:
         """IDF of a stemmed term; unseen terms weigh as much as the rarest ones."""
@@ -174,9 +181,7 @@ class Retriever:
         if total == 0:
             return []
         wanted = min(total, max(MIN_CANDIDATES, CANDIDATES_PER_PASSAGE * top_k))
-        similarities, dense_rows = self.index.faiss_index.search(question_vector.reshape(1, -1), wanted)
-        dense = [int(row) for row in dense_rows[0] if row >= 0]
-        similarity = {row: float(s) for row, s in zip(dense, similarities[0])}
+        dense, similarity = self.dense_ranking(question_vector, wanted)
         known = [term for term in terms if term in self.vocabulary]
         lexical: list[int] = []
         if known:
@@ -188,12 +193,29 @@ class Retriever:
         if extra > 0:
             chosen = set(best)
             best += [row for row in fused if row not in chosen][:extra]
-        missing = [row for row in best if row not in similarity]
-        if missing:
-            vectors = np.vstack([self.index.faiss_index.reconstruct(row) for row in missing])
-            for row, value in zip(missing, vectors @ question_vector):
-                similarity[row] = float(value)
+        for row in best:
+            if row not in similarity:
+                first, stop = int(self.chunk_first[row]), int(self.chunk_stop[row])
+                vectors = np.asarray(self.index.sentence_vectors[first:stop], dtype=np.float32)
+                similarity[row] = float((vectors @ question_vector).max()) if len(vectors) else 0.0
         return [self._passage(row, fused[row], similarity[row]) for row in best]
+
+    def dense_ranking(self, question_vector: np.ndarray, wanted: int) -> tuple[list[int], dict[int, float]]:
+        """Up to ``wanted`` chunks ranked by the cosine of their best sentence, and those cosines."""
+        rows, cosines = self.index.nearest_sentences(question_vector, wanted * SENTENCE_HITS_PER_PASSAGE)
+        # The chunks holding sentence s are those with first <= s < stop (two where chunks overlap).
+        lows = np.searchsorted(self.chunk_stop, rows, side="right")
+        highs = np.searchsorted(self.chunk_first, rows, side="right")
+        ranking: list[int] = []
+        similarity: dict[int, float] = {}
+        for low, high, cosine in zip(lows.tolist(), highs.tolist(), cosines.tolist()):
+            for chunk in range(low, high):
+                if chunk not in similarity:
+                    similarity[chunk] = cosine
+                    ranking.append(chunk)
+            if len(ranking) >= wanted:
+                break
+        return ranking, similarity
 
     def _passage(self, row: int, score: float, similarity: float) -> Passage:
         doc, page, start, end = (int(x) for x in self.index.chunks[row, :4])

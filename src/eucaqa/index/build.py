@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class IndexStats:
-    """What a build did. ``embedded`` and ``reused`` count chunks; ``removed`` counts documents."""
+    """What a build did. ``embedded`` and ``reused`` count chunks: those of documents whose
+    sentences were embedded, and of documents whose vectors were kept; ``removed`` counts documents."""
 
     documents: int = 0
     chunks: int = 0
@@ -212,7 +213,6 @@ def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
         return None
     try:
         loaded = load_index(index_dir)
-        chunk_vectors = np.load(build / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
     except Exception as error:
         logger.warning("previous index not reusable, embedding everything: %s", error)
         return None
@@ -233,7 +233,6 @@ def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
             pages=loaded.pages[number],
             chunks=chunks,
             sentences=loaded.sentences[sentence_rows].copy(),
-            chunk_vectors=np.array(chunk_vectors[chunk_rows]),
             sentence_vectors=np.array(loaded.sentence_vectors[sentence_rows]),
             empty_pages=[int(number) for number in entry.get("empty_pages", [])],
             size=int(entry.get("bytes") or 0),
@@ -249,18 +248,16 @@ def _embed(
     embedder: Embedder,
     on_progress: ProgressCallback | None,
 ) -> list[IndexedDocument]:
-    """Embed the chunks and sentences of new or changed documents in one pass."""
+    """Embed the sentences of new or changed documents in one pass (chunks are not embedded:
+    a passage is found by its best sentence)."""
     texts: list[str] = []
     for _, _, _, chunked in fresh:
-        texts.extend(chunk.text for chunk in chunked.chunks)
         texts.extend(sentence.text for sentence in chunked.sentences)
     vectors = embedder.encode(texts, on_progress=on_progress) if texts else None
     result = []
     offset = 0
     for source, content_hash, document, chunked in fresh:
-        n_chunks, n_sentences = len(chunked.chunks), len(chunked.sentences)
-        chunk_vectors = vectors[offset : offset + n_chunks] if n_chunks else _empty(embedder)
-        offset += n_chunks
+        n_sentences = len(chunked.sentences)
         sentence_vectors = vectors[offset : offset + n_sentences] if n_sentences else _empty(embedder)
         offset += n_sentences
         result.append(
@@ -279,7 +276,6 @@ def _embed(
                 sentences=np.array(
                     [[0, page_code(s.page), s.start, s.end] for s in chunked.sentences], dtype=np.int64
                 ).reshape(-1, 4),
-                chunk_vectors=chunk_vectors,
                 sentence_vectors=sentence_vectors,
                 empty_pages=list(document.empty_pages),
             )

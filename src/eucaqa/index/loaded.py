@@ -15,7 +15,7 @@ import numpy as np
 from ..documents import Page
 from ..errors import IndexFormatError, IndexNotFoundError
 from ..links import document_link
-from .store import HNSW_EF_SEARCH, current_build, page_number, read_manifest
+from .store import FAISS_FILE, HNSW_EF_SEARCH, VECTORS_FILE, current_build, nearest_vectors, page_number, read_manifest
 
 
 
@@ -54,6 +54,10 @@ class LoadedIndex:
             "end": end,
             "link": document_link(self.sources[doc], page_number(page), start, end),
         }
+
+    def nearest_sentences(self, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the ``count`` sentences nearest a unit ``query`` vector and their cosines, best first."""
+        return nearest_vectors(self.faiss_index, self.sentence_vectors, query, count)
 
     def chunk_text(self, row: int) -> str:
         doc, _, start, end = (int(x) for x in self.chunks[row, :4])
@@ -103,8 +107,8 @@ def load_index(index_dir: str | Path = "index") -> LoadedIndex:
         chunks = np.load(build / "chunks.npy", allow_pickle=False)
         sentences = np.load(build / "sentences.npy", allow_pickle=False)
         # Memory-mapped: only the rows of the sentences being scored are read.
-        sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r")
-        faiss_index = faiss.read_index(str(build / "chunks.faiss"))
+        sentence_vectors = np.load(build / VECTORS_FILE, allow_pickle=False, mmap_mode="r")
+        faiss_index = faiss.read_index(str(build / FAISS_FILE))
         if hasattr(faiss_index, "hnsw"):
             faiss_index.hnsw.efSearch = HNSW_EF_SEARCH
         bm25 = _load_bm25(build / "bm25")
@@ -118,8 +122,10 @@ def load_index(index_dir: str | Path = "index") -> LoadedIndex:
         problems.append("chunk table has the wrong shape")
     if sentences.ndim != 2 or sentences.shape[1] != 4 or sentences.dtype != np.int64:
         problems.append("sentence table has the wrong shape")
-    if faiss_index.ntotal != len(chunks) or faiss_index.d != dimension:
-        problems.append(f"FAISS holds {faiss_index.ntotal} vectors of {faiss_index.d} dims for {len(chunks)} chunks of {dimension}")
+    if faiss_index.ntotal != len(sentences) or faiss_index.d != dimension:
+        problems.append(
+            f"FAISS holds {faiss_index.ntotal} vectors of {faiss_index.d} dims for {len(sentences)} sentences of {dimension}"
+        )
     if sentence_vectors.shape != (len(sentences), dimension):
         problems.append("sentence vectors do not match the sentences")
     if len(documents) != len(manifest["documents"]) or manifest["counts"]["chunks"] != len(chunks):

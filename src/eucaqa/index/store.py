@@ -10,10 +10,12 @@ Layout of the index folder::
         documents.json         cleaned text and page spans of each document
         chunks.npy             int64 rows: document, page, start, end, first sentence, stop sentence
         sentences.npy          int64 rows: document, page, start, end
-        chunk_vectors.npy      float32, one unit vector per chunk
-        sentence_vectors.npy   float32, one unit vector per sentence
-        chunks.faiss           FAISS inner-product index over the chunk vectors
+        sentence_vectors.npy   float32, one unit vector per sentence (the only vectors)
+        sentences.faiss        FAISS inner-product index over the sentence vectors
         bm25/                  bm25s index over the chunk texts (NumPy + JSON)
+
+Chunks (the passages shown and cited) are not embedded: a passage's dense score
+is that of its best sentence.
 
 Nothing is pickled: arrays are read with ``allow_pickle=False``. A build is
 written into a fresh folder and made current by replacing ``CURRENT`` in one
@@ -42,21 +44,27 @@ from ..version import __version__
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+#: 2: FAISS holds sentence vectors, no chunk vectors (1: chunk vectors).
+FORMAT_VERSION = 2
 CURRENT_FILE = "CURRENT"
 #: Pages of scanned PDFs already read by OCR, by content hash (kept across builds).
 OCR_CACHE_FOLDER = "ocr-cache"
 LOCK_FILE = ".lock"
 NO_PAGE = -1
-#: From this many chunks on, FAISS searches an HNSW graph instead of every
-#: vector: flat search measured 1.1 ms at 10k chunks, 6.8 ms at 50k and 16 ms
-#: at 100k on two cores; HNSW stays near 2 ms (``make bench`` shows its recall).
-HNSW_MIN_CHUNKS = 20_000
+VECTORS_FILE = "sentence_vectors.npy"
+FAISS_FILE = "sentences.faiss"
+#: From this many sentence vectors on, FAISS searches an HNSW graph instead of
+#: every vector: flat search measured 1.1 ms at 10k vectors, 6.8 ms at 50k and
+#: 16 ms at 100k on two cores. The graph stores each vector as 8-bit codes (a
+#: quarter of the memory); the hits it finds are re-scored with the float
+#: vectors of ``sentence_vectors.npy`` (``make bench`` shows recall against flat search).
+HNSW_MIN_VECTORS = 20_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 80
-#: Candidates the HNSW search keeps; this high, recall@10 against flat search
-#: stays above 0.98 even on synthetic vectors with many near-ties.
-HNSW_EF_SEARCH = 2048
+#: Candidates the HNSW search keeps (at least the hits asked for).
+HNSW_EF_SEARCH = 512
+#: The HNSW search is asked for this many times the hits wanted, re-scored exactly.
+RESCORE_FACTOR = 2
 BM25_STOPWORDS = "en_plus"
 
 
@@ -70,7 +78,6 @@ class IndexedDocument:
     pages: list[Page]
     chunks: np.ndarray  # rows of chunks.npy, sentence numbers local to this document
     sentences: np.ndarray  # rows of sentences.npy
-    chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
     #: PDF pages without text, the file's size in bytes, when it was read (UTC, ISO 8601)
     empty_pages: list[int] = field(default_factory=list)
@@ -110,18 +117,42 @@ def read_manifest(build: Path) -> dict:
 
 
 def make_faiss_index(vectors: np.ndarray):
-    """Inner-product FAISS index of unit vectors: exact below HNSW_MIN_CHUNKS, HNSW above."""
+    """Inner-product FAISS index of unit vectors: exact below HNSW_MIN_VECTORS, HNSW of
+    8-bit codes above (search it with :func:`nearest_vectors`)."""
     import faiss
 
     dimension = vectors.shape[1]
-    if len(vectors) < HNSW_MIN_CHUNKS:
+    if len(vectors) < HNSW_MIN_VECTORS:
         index = faiss.IndexFlatIP(dimension)
     else:
-        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.train(vectors)
     index.add(vectors)
     return index
+
+
+def nearest_vectors(faiss_index, vectors: np.ndarray, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the ``count`` vectors nearest ``query`` and their exact inner products, best first.
+
+    A flat index answers exactly. An HNSW index of 8-bit codes is asked for
+    RESCORE_FACTOR times as many, which are re-scored with the float ``vectors``.
+    """
+    count = min(count, faiss_index.ntotal)
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+    if not hasattr(faiss_index, "hnsw"):
+        scores, rows = faiss_index.search(query, count)
+        keep = rows[0] >= 0
+        return rows[0][keep].astype(np.int64), scores[0][keep]
+    wanted = min(faiss_index.ntotal, RESCORE_FACTOR * count)
+    _, rows = faiss_index.search(query, wanted)
+    rows = np.sort(rows[0][rows[0] >= 0])  # ascending: the memory-mapped rows are read in file order
+    exact = np.asarray(vectors[rows], dtype=np.float32) @ query[0]
+    best = np.argsort(-exact, kind="stable")[:count]
+    return rows[best].astype(np.int64), exact[best]
 
 
 
@@ -152,15 +183,14 @@ def write_build(
     try:
         logger.debug("phase: writing arrays")
         staging.mkdir()
-        chunks, sentences, chunk_vectors, sentence_vectors = _stack(documents, config)
-        dimension = chunk_vectors.shape[1]
+        chunks, sentences, sentence_vectors = _stack(documents)
+        dimension = sentence_vectors.shape[1]
         np.save(staging / "chunks.npy", chunks, allow_pickle=False)
         np.save(staging / "sentences.npy", sentences, allow_pickle=False)
-        np.save(staging / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
-        np.save(staging / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
+        np.save(staging / VECTORS_FILE, sentence_vectors, allow_pickle=False)
         logger.debug("phase: writing faiss")
-        faiss_index = make_faiss_index(chunk_vectors)
-        faiss.write_index(faiss_index, str(staging / "chunks.faiss"))
+        faiss_index = make_faiss_index(sentence_vectors)
+        faiss.write_index(faiss_index, str(staging / FAISS_FILE))
         logger.debug("phase: writing bm25")
         chunk_texts = [documents[d].text[s:e] for d, _, s, e, _, _ in chunks.tolist()]
         tokens = bm25s.tokenize(
@@ -219,7 +249,7 @@ def write_build(
 
 
 
-def _stack(documents: list[IndexedDocument], config: dict):
+def _stack(documents: list[IndexedDocument]):
     """Concatenate per-document tables, renumbering documents and sentences."""
     chunk_tables, sentence_tables = [], []
     sentence_offset = 0
@@ -232,7 +262,7 @@ def _stack(documents: list[IndexedDocument], config: dict):
         chunk_tables.append(chunks)
         sentence_tables.append(sentences)
         sentence_offset += len(sentences)
-    dimension = documents[0].chunk_vectors.shape[1]
+    dimension = documents[0].sentence_vectors.shape[1]
 
     def concat(arrays, width, dtype):
         arrays = [a for a in arrays if len(a)]
@@ -240,7 +270,6 @@ def _stack(documents: list[IndexedDocument], config: dict):
     return (
         concat(chunk_tables, 6, np.int64),
         concat(sentence_tables, 4, np.int64),
-        np.ascontiguousarray(concat([d.chunk_vectors for d in documents], dimension, np.float32)),
         np.ascontiguousarray(concat([d.sentence_vectors for d in documents], dimension, np.float32)),
     )
 
