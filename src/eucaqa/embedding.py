@@ -160,16 +160,17 @@ class Embedder:
         return vector[0].astype(np.float32, copy=False)
 
 
-_shared: dict[str, Embedder] = {}
+_shared: dict[tuple[str, int], Embedder] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_embedder(model_path: str | Path | None = None) -> Embedder:
-    """One Embedder per model folder for the whole process (the model loads once)."""
+def shared_embedder(model_path: str | Path | None = None, batch_size: int = 32) -> Embedder:
+    """One Embedder per model folder (and batch size) for the whole process: the model
+    loads once, for building and for answering alike."""
     from .settings import Settings
 
-    key = str(model_path or Settings().model_path)
+    key = (str(model_path or Settings().model_path), batch_size)
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = Embedder(key)
+            _shared[key] = Embedder(key[0], batch_size=batch_size)
         return _shared[key]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..chunking import ChunkedDocument
 from ..documents import Document, file_hash, list_document_files, source_name
-from ..embedding import Embedder, ProgressCallback
+from ..embedding import Embedder, ProgressCallback, shared_embedder
 from ..errors import DocumentError, DocumentsFolderError, IndexFormatError, IndexWriteError
 from ..reader import ChunkingOptions, FileReader
 from ..settings import Settings
@@ -92,7 +92,7 @@ def build_index(
     settings = settings or Settings()
     documents_dir, index_dir = Path(documents_dir), Path(index_dir)
     files = list_document_files(documents_dir)
-    embedder = embedder or Embedder(settings.model_path, batch_size=settings.embed_batch_size)
+    embedder = embedder or shared_embedder(settings.model_path, batch_size=settings.embed_batch_size)
     config = build_config(settings, embedder)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
