@@ -314,7 +314,7 @@ CANDIDATE_FEATURES = (
     "typed",            # the question asks for a date/amount/...; the sentence holds one it does not say
     "typed_missing",    # the question asks for a type; the span holds none
     "passage_rank",     # 1 / (1 + rank of the best passage holding it)
-    "passage_dense",    # cosine of that passage to the question
+    "passage_dense",    # that passage's dense score: the cosine of its best sentence
     "first_in_passage", # the sentence opens its passage
     "fragment",         # fewer than 4 words, or mostly numbers (a table row)
     "extended",         # the span starts earlier because the sentence points back
