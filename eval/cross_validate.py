@@ -15,6 +15,8 @@ out of both models (an ablation). It writes nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -27,22 +29,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "eval"))
 
-from sklearn.linear_model import LogisticRegression  # noqa: E402
 from train import (  # noqa: E402
     CONFIDENCE_C,
     CORPUS_OF,
     FIT,
     RANKER_C,
-    THRESHOLD_GRID,
     answer_hit,
+    choose_threshold,
     corpus_indexes,
+    fit_logistic,
     gather,
     labelled_files,
     neutral_model,
     span_text,
 )
 
-from eucaqa.answer_model import AnswerModel, LogisticModel  # noqa: E402
+from eucaqa.answer_model import AnswerModel  # noqa: E402
 from eucaqa.answering import Engine, answer_features, decide  # noqa: E402
 from eucaqa.evaluation import contains_any  # noqa: E402
 from eucaqa.evidence import ANSWER_FEATURES, CANDIDATE_FEATURES  # noqa: E402
@@ -52,19 +54,10 @@ FOLDS = 5
 SEEDS = (1, 2, 3)
 
 
-def fit(rows: np.ndarray, labels: np.ndarray, names: tuple[str, ...], drop: set[str], c: float) -> LogisticModel:
-    """A logistic model over ``names`` whose dropped signals weigh 0."""
-    keep = [n for n, name in enumerate(names) if name not in drop]
-    model = LogisticRegression(C=c, max_iter=5000).fit(rows[:, keep], labels)
-    coefficients = np.zeros(len(names))
-    coefficients[keep] = model.coef_[0]
-    return LogisticModel(names, coefficients, float(model.intercept_[0]))
-
-
-def one_fold(train: list, test: list, engine_of, labels_of, drop: set[str]) -> list[tuple[str, bool, bool]]:
+def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]) -> list[tuple[str, bool, bool]]:
     rows = np.vstack([c.features for e in train if id(e) in labels_of for c in e.evidence.candidates])
     labels = np.concatenate([labels_of[id(e)] for e in train if id(e) in labels_of])
-    ranker = fit(rows, labels, CANDIDATE_FEATURES, drop, RANKER_C)
+    ranker = fit_logistic(rows, labels, CANDIDATE_FEATURES, RANKER_C, drop)
     model = AnswerModel(ranker, neutral_model().confidence, 0.5, 0.0)
     answer_rows, hits = [], []
     for example in train:
@@ -72,14 +65,9 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: set[str]) -> l
         if chosen:
             answer_rows.append(answer_features(example.evidence, chosen[0]))
             hits.append(answer_hit(example, engine_of(example), chosen))
-    confidence = fit(np.vstack(answer_rows), np.array(hits, dtype=int), ANSWER_FEATURES, drop, CONFIDENCE_C)
-    p, hit = confidence.probabilities(np.vstack(answer_rows)), np.array(hits, dtype=bool)
-
-    def balanced(t: float) -> float:
-        answered = p >= t
-        return ((answered & hit).sum() / max(hit.sum(), 1) + (~answered & ~hit).sum() / max((~hit).sum(), 1)) / 2
-
-    threshold = max(THRESHOLD_GRID, key=lambda t: (round(balanced(t), 4), -abs(t - 0.5)))
+    confidence = fit_logistic(np.vstack(answer_rows), np.array(hits, dtype=int), ANSWER_FEATURES, CONFIDENCE_C, drop)
+    with contextlib.redirect_stdout(io.StringIO()):  # train.py prints its grid; not wanted per fold
+        threshold = choose_threshold(confidence.probabilities(np.vstack(answer_rows)), np.array(hits, dtype=bool))
     model = AnswerModel(ranker, confidence, threshold, 0.0)
     results = []
     for example in test:
@@ -119,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         for fold in range(FOLDS):
             train = [e for e, f in zip(examples, fold_of) if f != fold]
             test = [e for e, f in zip(examples, fold_of) if f == fold]
-            results += one_fold(train, test, engine_of, labels_of, set(args.drop))
+            results += one_fold(train, test, engine_of, labels_of, frozenset(args.drop))
         for name in sorted({r[0] for r in results}):
             rights = [right for file, _, right in results if file == name]
             scores.setdefault(name, []).append(sum(rights) / len(rights))

@@ -106,10 +106,30 @@ def span_text(engine: Engine, first: int, row: int) -> str:
     return engine.index.texts[doc][start : int(engine.index.sentences[row, 3])]
 
 
-def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...], c: float) -> LogisticModel:
+def fit_logistic(
+    rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...], c: float, drop: frozenset[str] = frozenset()
+) -> LogisticModel:
+    """A logistic model over ``features``; those in ``drop`` are left out (they weigh 0)."""
+    keep = [n for n, name in enumerate(features) if name not in drop]
     model = LogisticRegression(C=c, max_iter=5000)
-    model.fit(rows, labels)
-    return LogisticModel(features, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+    model.fit(rows[:, keep], labels)
+    coefficients = np.zeros(len(features), dtype=np.float64)
+    coefficients[keep] = model.coef_[0]
+    return LogisticModel(features, coefficients, float(model.intercept_[0]))
+
+
+def choose_threshold(probabilities: np.ndarray, hit: np.ndarray) -> float:
+    """The grid value with the best balanced accuracy: answers right answered, the rest abstained on."""
+
+    def balanced(threshold: float) -> float:
+        answered = probabilities >= threshold
+        good_answers = (answered & hit).sum() / max(hit.sum(), 1)
+        good_abstentions = (~answered & ~hit).sum() / max((~hit).sum(), 1)
+        return (good_answers + good_abstentions) / 2
+
+    threshold = max(THRESHOLD_GRID, key=lambda t: (round(balanced(t), 4), -abs(t - 0.5)))
+    print("balanced accuracy by threshold:", {float(t): round(float(balanced(t)), 3) for t in THRESHOLD_GRID}, "->", threshold)
+    return threshold
 
 
 def answer_hit(example: Example, engine: Engine, chosen) -> bool:
@@ -176,17 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"confidence: {len(rows)} questions, {sum(labels)} answered right")
 
     # 6. threshold
-    probabilities = confidence.probabilities(np.vstack(rows))
-    hit = np.array(labels, dtype=bool)
-
-    def balanced(threshold: float) -> float:
-        answered = probabilities >= threshold
-        good_answers = (answered & hit).sum() / max(hit.sum(), 1)
-        good_abstentions = (~answered & ~hit).sum() / max((~hit).sum(), 1)
-        return (good_answers + good_abstentions) / 2
-
-    threshold = max(THRESHOLD_GRID, key=lambda t: (round(balanced(t), 4), -abs(t - 0.5)))
-    print("balanced accuracy by threshold:", {float(t): round(float(balanced(t)), 3) for t in THRESHOLD_GRID}, "->", threshold)
+    threshold = choose_threshold(confidence.probabilities(np.vstack(rows)), np.array(labels, dtype=bool))
 
     data = {
         "about": "Fitted by eval/train.py on eval/fit/*.jsonl and tests/data/dev.jsonl; do not edit by hand.",

@@ -204,7 +204,7 @@ def baseline_text(engine, evidence) -> str:
     """The sentences of the retrieved passages of ``evidence`` (from ``Engine.gather``),
     ranked by reciprocal rank fusion of their cosine and their word overlap with the
     question, until 700 characters are filled."""
-    from .retrieval import RRF_K, lexical_terms
+    from .retrieval import lexical_terms, reciprocal_rank_fusion
 
     parsed, index = evidence.question, engine.index
     rows = list(dict.fromkeys(
@@ -214,12 +214,9 @@ def baseline_text(engine, evidence) -> str:
         return ""
     dense = np.asarray(index.sentence_vectors[rows], dtype=np.float32) @ parsed.vector
     lexical = [parsed.coverage(parsed.matched(set(lexical_terms(index.sentence_text(row))))) for row in rows]
-    fused = {row: 0.0 for row in rows}
-    for scores in (dense, lexical):
-        for rank, position in enumerate(sorted(range(len(rows)), key=lambda n: (-scores[n], rows[n]))):
-            fused[rows[position]] += 1 / (RRF_K + 1 + rank)
+    rankings = [[rows[n] for n in sorted(range(len(rows)), key=lambda n: (-scores[n], rows[n]))] for scores in (dense, lexical)]
     parts, length = [], 0
-    for row in sorted(rows, key=lambda r: (-fused[r], r)):
+    for row in reciprocal_rank_fusion(rankings):
         text = index.sentence_text(row)
         if length + len(text) > BASELINE_CHARS:
             break

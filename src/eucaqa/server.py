@@ -42,7 +42,7 @@ ADMIN_PATH = "/admin"
 DEFAULT_RATE_LIMIT = 60
 AUDIT_FILE = "audit.jsonl"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-#: Seconds a failed login waits, doubling with each failure in a row of that client, at most this.
+#: Seconds a failed login waits, doubling with each failure in a row of that login (user), at most this.
 LOGIN_DELAY = 0.5
 MAX_LOGIN_DELAY = 8.0
 
