@@ -39,6 +39,7 @@ from train import (  # noqa: E402
     corpus_indexes,
     fit_logistic,
     gather,
+    held_out_probabilities,
     labelled_files,
     neutral_model,
     span_text,
@@ -67,7 +68,8 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]
             hits.append(answer_hit(example, engine_of(example), chosen))
     confidence = fit_logistic(np.vstack(answer_rows), np.array(hits, dtype=int), ANSWER_FEATURES, CONFIDENCE_C, drop)
     with contextlib.redirect_stdout(io.StringIO()):  # train.py prints its grid; not wanted per fold
-        threshold = choose_threshold(confidence.probabilities(np.vstack(answer_rows)), np.array(hits, dtype=bool))
+        rows, labels = np.vstack(answer_rows), np.array(hits, dtype=int)
+        threshold = choose_threshold(held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop), labels.astype(bool))
     model = AnswerModel(ranker, confidence, threshold, 0.0)
     results = []
     for example in test:

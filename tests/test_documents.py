@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from eucaqa.documents import clean_text, list_document_files, load_document
+from eucaqa.documents import clean_text, join_split_ligatures, list_document_files, load_document
 from eucaqa.errors import DocumentError, DocumentsFolderError
 
 from conftest import PDF_DIR
@@ -40,6 +40,20 @@ def test_a_hyphen_the_document_uses_elsewhere_is_kept():
 def test_a_word_the_document_spells_whole_is_joined():
     raw = "a multidimensional policy. Kazakhstan runs a multi-\ndimensional foreign policy."
     assert "runs a multidimensional foreign" in clean_text(raw)
+
+
+def test_words_split_after_a_ligature_are_mended_unless_the_rest_is_a_word():
+    pages = [(1, "the fi rst Monday, Offi cers and infl icted"), (2, "a chief of staff of the Office")]
+    assert join_split_ligatures(pages) == [
+        (1, "the first Monday, Officers and inflicted"),
+        (2, "a chief of staff of the Office"),
+    ]
+
+
+def test_a_pdf_with_split_ligatures_reads_whole_words():
+    text = load_document(PDF_DIR / "us_constitution.pdf").text
+    assert "twenty five Years" in text and "Ratified" in text
+    assert "fi ve" not in text and "Ratifi ed" not in text
 
 
 def test_real_multipage_pdf_keeps_page_numbers():

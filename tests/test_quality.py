@@ -22,7 +22,8 @@ from eucaqa.answer_model import MODEL_FILE, load_answer_model
 from eucaqa.answering import get_engine
 from eucaqa.errors import EucaqaError
 from eucaqa.evaluation import evaluate_file, expected_calibration_error, read_questions
-from eucaqa.evidence import name_words, points_back
+from eucaqa.evidence import expected_answer_type, has_answer_type, points_back
+from eucaqa.names import name_runs, name_terms, name_words, number_key, number_terms
 from eucaqa.index import build_index
 
 from conftest import PDF_DIR, ROOT, TESTS_DEV_SET
@@ -74,14 +75,14 @@ def test_held_out_in_scope_questions(reports):
 
 def test_held_out_second_domain(reports):
     constitution = reports["constitution"]
-    assert constitution.answer_hit >= 0.65
+    assert constitution.answer_hit >= 0.75
     assert constitution.abstained_out_of_scope / constitution.out_of_scope >= 0.75
 
 
 def test_held_out_near_topic_questions(reports):
-    # Still answered far too often (see the README): this guards what is reached.
+    # Below the 0.85 the issue asks for (see the README): this guards what is reached.
     near = reports["near_topic"]
-    assert near.abstained_out_of_scope / near.out_of_scope >= 0.3
+    assert near.abstained_out_of_scope / near.out_of_scope >= 0.6
 
 
 def test_questions_about_documents_not_indexed_are_abstained_on(reports):
@@ -154,6 +155,43 @@ def test_points_back(text, expected):
 def test_name_words_are_capitalised_words_acronyms_and_numbers():
     assert name_words("When did Tajikistan join the WTO in 2013?") == ["Tajikistan", "WTO", "2013"]
     assert name_words("What is the population of this country?") == []
+
+
+@pytest.mark.parametrize(
+    ("word", "key"),
+    [("Twelfth", "12"), ("12th", "12"), ("XII", "12"), ("Twenty-sixth", "26"), ("XXVI", "26"), ("3d", "3"),
+     ("2015", "2015"), ("I", None), ("V", None), ("CD", None), ("Tajikistan", None)],
+)
+def test_number_key_reads_ordinals_words_and_roman_numerals(word, key):
+    assert number_key(word) == key
+
+
+def test_a_name_given_in_words_is_found_in_digits_or_roman_numerals():
+    assert name_terms("Twenty-sixth") == {"26"} and name_terms("Tajikistan") == {"tajikistan"}
+    assert {"26", "1971"} <= number_terms("Amendment XXVI. Passed by Congress March 23, 1971.")
+
+
+def test_name_runs_give_the_acronym_of_each_stretch():
+    acronyms = {acronym for _, acronym in name_runs("a Citizen of the United States and the UN")}
+    assert {"us", "un", "cus"} <= acronyms
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("Kazakhstan is the biggest economy of the region.", "Which country is the biggest economy?", True),
+        ("However, the Union agreed.", "Which country agreed?", False),
+        ("Members are chosen every second Year.", "How often are members chosen?", True),
+        ("It needs three-fourths of the States.", "What share of the states must agree?", True),
+        ("The study by S. Golunov says so.", "Who wrote the study?", True),
+    ],
+)
+def test_answer_type_evidence(sentence, question, expected):
+    assert has_answer_type(sentence, expected_answer_type(question), question) is expected
+
+
+def test_whose_asks_for_no_particular_type():
+    assert expected_answer_type("Whose influence did Kazakhstan hope to balance?") is None
 
 
 def test_min_confidence_overrides_the_threshold(shipped_index, monkeypatch):

@@ -12,7 +12,7 @@ MAX_LINES = 400
 LAYERS = [
     "errors", "settings", "version", "ocr", "documents", "chunking", "embedding", "reader", "links",
     "index.store", "index.loaded", "index.build", "index",
-    "retrieval", "evidence", "answer_model", "candidates", "answering", "evaluation",
+    "retrieval", "names", "evidence", "answer_model", "candidates", "answering", "evaluation",
     "render", "uploads", "app", "server", "cli", "__main__",
 ]
 

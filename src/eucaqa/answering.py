@@ -43,9 +43,9 @@ from .evidence import (
     Question,
     answer_phrase,
     expected_answer_type,
-    name_words,
 )
 from .index import LoadedIndex, current_build, load_index
+from .names import name_terms, name_words
 from .retrieval import CitedText, Passage, Retriever, lexical_terms
 
 NOT_FOUND_TEXT = "The documents do not answer this question."
@@ -190,13 +190,14 @@ class Engine:
         vector = self.embedder.encode_query(text)
         terms = list(dict.fromkeys(lexical_terms(text)))
         weights = {term: self.retriever.term_weight(term) for term in terms}
-        names = {term for word in name_words(text) for term in lexical_terms(word)}
+        raw_names = {term for word in name_words(text) for term in lexical_terms(word)}
+        names = {term for word in name_words(text) for term in name_terms(word)}
         vocabulary = self.retriever.vocabulary
         rare = {term for term in terms if term in vocabulary and self.retriever.passage_share(term) <= RARE_SHARE}
         for term in names:
             weights.setdefault(term, self.retriever.term_weight(term))
-        unknown = sum(1 for term in names if not self.retriever.knows(term))
-        names_unknown = unknown / len(names) if names else 0.0
+        unknown = sum(1 for term in raw_names if not self.retriever.knows(term))
+        names_unknown = unknown / len(raw_names) if raw_names else 0.0
         all_names = names
         names = {term for term in names if self.retriever.passage_share(term) <= TOPIC_NAME_SHARE}
         return Question(
@@ -269,6 +270,8 @@ def answer_features(evidence: Evidence, best: Candidate) -> np.ndarray:
         "typed_missing": f[_FEATURE["typed_missing"]],
         "lexical_window": f[_FEATURE["lexical_window"]],
         "all_names_window": f[_FEATURE["all_names_window"]],
+        "name_swapped": f[_FEATURE["name_swapped"]],
+        "predicate_window": f[_FEATURE["predicate_window"]],
         "dense_spread": max(dense) - float(np.mean(dense)),
     }
     return np.array([values[name] for name in ANSWER_FEATURES], dtype=np.float64)

@@ -19,6 +19,7 @@ from .evidence import (
     prose_share,
 )
 from .index import LoadedIndex
+from .names import name_runs, name_terms, name_words, number_terms
 from .retrieval import Passage, lexical_terms
 
 #: Characters of a whole answer; a span with its context must fit in it.
@@ -29,6 +30,9 @@ MIN_ANSWER_WORDS = 4
 MIN_PROSE_SHARE = 0.6
 #: Candidates described in full: the best this many by cosine, and by word overlap.
 SHORTLIST_EACH = 10
+#: A name the question gives may stand this many sentences before the span (a heading,
+#: the subject of a paragraph) without the span being about something else.
+NAME_CONTEXT_SENTENCES = 6
 
 
 def describe_candidates(index: LoadedIndex, question: Question, passages: list[Passage]) -> list[Candidate]:
@@ -60,8 +64,15 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
     def matched_of(row: int) -> set[str]:
         if row not in matched:
             stems[row] = set(lexical_terms(text_of(row)))
-            matched[row] = question.matched(stems[row])
+            matched[row] = question.matched(stems[row] | number_terms(text_of(row)))
         return matched[row]
+
+    acronyms: dict[int, set[str]] = {}
+
+    def acronyms_of(row: int) -> set[str]:
+        if row not in acronyms:
+            acronyms[row] = {acronym for _, acronym in name_runs(text_of(row))}
+        return acronyms[row]
 
     def same(row: int, other: int, page: bool = False) -> bool:
         if other not in place:
@@ -85,6 +96,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
         return dense[row]
 
     asked = set(question.weights)
+    question_runs = [({t for word in words for t in name_terms(word)}, acronym) for words, acronym in name_runs(question.text)]
     answer_type = question.answer_type
     candidates = []
     for row in shortlist:
@@ -100,6 +112,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
         if first < row and len(span_text) > MAX_ANSWER_CHARS - 5:
             continue  # with its context it would have to be cut; another span is cited instead
         window = set().union(*(matched_of(r) for r in range(first - 1, row + 2) if same(row, r)))
+        context_rows = [r for r in range(first - NAME_CONTEXT_SENTENCES, row + 2) if same(row, r)]
         rank = rank_of[row]
         own = stems[row]
         features = np.array([
@@ -117,6 +130,8 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             question.coverage(window, question.specific),
             question.names_found(window),
             question.names_found(window, question.all_names),
+            question.coverage(window, set(question.weights) - question.all_names),
+            _name_swapped(question, context_rows, text, question_runs, matched_of, stems, acronyms_of),
             float(has_answer_type(text, answer_type, question.text)),
             float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
             1.0 / (1 + rank),
@@ -134,3 +149,24 @@ def _ranks(values: dict[int, float]) -> dict[int, int]:
     """0 for the highest value, 1 for the next...; ties share the better rank's order by row."""
     order = sorted(values, key=lambda row: (-values[row], row))
     return {row: n for n, row in enumerate(order)}
+
+
+def _name_swapped(question: Question, rows: list[int], text: str, question_runs: list[tuple[set[str], str]],
+                  matched_of, stems: dict[int, set[str]], acronyms_of) -> float:
+    """1 when a name the question gives is not in the span or the sentences just before
+    and after it (``rows``) while the sentence names something the question does not:
+    "When did Tajikistan ..." answered with a sentence on Kazakhstan. A name given there
+    by its acronym, or an acronym by its words, is no swap."""
+    missing = question.names - set().union(*(matched_of(r) for r in rows))
+    if missing:
+        present = set().union(*(stems[r] | acronyms_of(r) for r in rows))
+        for terms, acronym in question_runs:
+            if acronym in present:
+                missing -= terms
+    return float(bool(missing) and bool(_other_names(text, question)))
+
+
+def _other_names(text: str, question: Question) -> set[str]:
+    """Stemmed names (capitalised words, acronyms, numbers) of a sentence that the question does not use."""
+    names = {term for word in name_words(text) for term in name_terms(word)}
+    return names - question.matched(names) - set(question.weights)

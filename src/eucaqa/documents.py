@@ -124,7 +124,7 @@ def load_document(
     if size == 0:
         raise DocumentError("empty file")
     if suffix == ".pdf":
-        cleaned = [(number, clean_text(raw)) for number, raw in _read_pdf_pages(path)]
+        cleaned = join_split_ligatures([(number, clean_text(raw)) for number, raw in _read_pdf_pages(path)])
         pages = _with_ocr(path, cleaned, ocr_cache, on_ocr_page)
     else:
         pages = [(None, clean_text(_read_text_file(path, source)), False)]
@@ -234,6 +234,10 @@ def _assemble(source: str, cleaned_pages: list[tuple[int | None, str, bool]]) ->
 
 # ------------------------------------------------------------------------ cleaning
 
+#: Raised when cleaning changes what text a file gives, so that stored vectors are not reused
+#: (2: words split after an "fi"/"fl" ligature are mended).
+TEXT_CLEANING_VERSION = 2
+
 # A hyphen at a line end with a word part on each side: "Kazakh-\nstan".
 _LINE_END_HYPHEN = re.compile(r"(\w+)-[ \t]*\n[ \t\n]*(\w+)")
 _WORDS = re.compile(r"\w+")
@@ -268,6 +272,31 @@ def clean_text(raw: str) -> str:
         if paragraph:
             paragraphs.append(paragraph)
     return PARAGRAPH_BREAK.join(paragraphs)
+
+
+# A word part ending in a ligature that the PDF gave a space after: "fi ve", "Offi cers", "infl icted".
+_SPLIT_LIGATURE = re.compile(r"\b(\w*?f[il]) ([a-z]+)\b")
+
+
+def join_split_ligatures(pages: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Mend words that text extraction split after an "fi" or "fl" ligature ("fi ve" ->
+    "five", "Ratifi ed" -> "Ratified"), over a whole PDF's cleaned pages.
+
+    A pair is joined unless the part after the space is a word the document uses on
+    its own elsewhere and the joined word is not ("chief of": "of" is a word)."""
+    texts = [text for _, text in pages]
+    if not any(_SPLIT_LIGATURE.search(text) for text in texts):
+        return pages
+    flat = " ".join(_SPLIT_LIGATURE.sub(" ", text) for text in texts)
+    known_words = set(_WORDS.findall(flat))  # as written: "X" (a numeral) is not "x"
+
+    def join(match: re.Match) -> str:
+        left, right = match.group(1), match.group(2)
+        if right in known_words and left + right not in known_words and (left + right).lower() not in known_words:
+            return match.group(0)
+        return left + right
+
+    return [(number, _SPLIT_LIGATURE.sub(join, text)) for number, text in pages]
 
 
 def _join_broken_words(text: str) -> str:

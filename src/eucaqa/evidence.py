@@ -22,6 +22,8 @@ from typing import Literal
 
 import numpy as np
 
+from .names import NOT_NAMES
+
 AnswerType = Literal["date", "share", "amount", "person", "place"]
 
 #: Words that point back to something said before when they open a sentence.
@@ -43,12 +45,6 @@ RARE_SHARE = 0.1
 #: this share of passages hold it (then it is the corpus's topic, not a detail).
 TOPIC_NAME_SHARE = 0.2
 
-#: Words that may be capitalised in a question without naming anything.
-_NOT_NAMES = frozenset(
-    "what which who whom whose when where why how is are was were do does did can could will would should "
-    "has have had in on at of for from to by the a an and or i according".split()
-)
-
 
 def points_back(text: str) -> bool:
     """Whether a sentence opens with a word that refers to what came before it."""
@@ -67,7 +63,7 @@ _TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern]] = [
         r"\bhow (much|many|large|big|long|high|far|often|old)\b|"
         + _ASKS.format(nouns="amount|value|number|sum|volume|level|cost|price|size|total|budget|age"), re.I)),
     ("person", re.compile(
-        r"^(who|whom|whose)\b|\b(who|whom|whose)\s+\w+ed\b|"
+        r"^(who|whom)\b|\b(who|whom)\s+\w+ed\b|"
         + _ASKS.format(nouns="official|person|minister|leader|diplomat|president|head|representative|envoy|author"), re.I)),
     ("place", re.compile(r"^where\b|\bwhere (will|is|was|did|does|do|are|were)\b|"
                          + _ASKS.format(nouns="city|country|town|place|capital|region|location|venue"), re.I)),
@@ -82,19 +78,21 @@ _NUMBER_WORDS = (
 _EVIDENCE: dict[AnswerType, re.Pattern] = {
     "date": re.compile(rf"\b(1[5-9]\d\d|20\d\d)s?\b|\b({_MONTHS})\b|\b\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}\b"),
     "share": re.compile(
-        rf"({_NUMBER})\s*(%|percent\b|per cent\b)|\b(half|a third|one third|a quarter|two thirds|three fourths|majority)\b",
+        rf"({_NUMBER})\s*(%|percent\b|per cent\b)|\b(half|majority|(a|one|two|three|four)[ -](third|quarter|fourth|fifth)s?)\b",
         re.I,
     ),
     "amount": re.compile(
-        rf"[$€£¥]\s*\d|({_NUMBER})\s*(%|percent|per cent|million|billion|trillion|thousand|bn|mln)?|\b({_NUMBER_WORDS})\b",
+        rf"[$€£¥]\s*\d|({_NUMBER})\s*(%|percent|per cent|million|billion|trillion|thousand|bn|mln)?|\b({_NUMBER_WORDS})\b"
+        r"|\b(once|twice|thrice|every|annual(ly)?|yearly|monthly|weekly|daily)\b",
         re.I,
     ),
     "person": re.compile(
-        r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)*\s+[A-Z][a-z]{2,}\b"
+        r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)*\s+[A-Z][a-z]{2,}\b|\b(?:[A-Z]\.\s*)+[A-Z][a-z]{2,}\b"
         r"|\b(President|Minister|Director|Head|Chair\w*|Secretary|Ambassador|Commissioner|Representative|Spokes\w+"
         r"|Senate|House|Congress|Court|Justice|Judge|Governor|Legislature|Parliament|Council|Commission)\b"
     ),
-    "place": re.compile(r"\b(in|at|to|from|near|city of|capital)\s+(the\s+)?[A-Z][a-z]+"),
+    # a name the question does not give, anywhere ("Kazakhstan is the biggest economy")
+    "place": re.compile(r"\b[A-Z][a-z]{2,}(?:\s+[A-Z][a-z]+)*"),
 }
 
 
@@ -112,7 +110,23 @@ def has_answer_type(sentence: str, answer_type: AnswerType | None, question: str
     if answer_type is None:
         return False
     asked = question.lower()
-    return any(match.group(0).strip().lower() not in asked for match in _EVIDENCE[answer_type].finditer(sentence))
+    for match in _EVIDENCE[answer_type].finditer(sentence):
+        found = match.group(0).strip().lower()
+        if found in asked:
+            continue
+        if answer_type == "place" and (
+            all(_common_word(word) for word in found.split())
+            or (match.start() == 0 and " " not in found and sentence[match.end() : match.end() + 1] == ",")
+        ):
+            continue  # "The Union", "However, ...": capitalised, but no place
+        return True
+    return False
+
+
+def _common_word(word: str) -> bool:
+    from .retrieval import _stopwords
+
+    return word in _stopwords() or word in _NOT_PERSON or word in NOT_NAMES
 
 
 _YEAR = r"(?:1[5-9]\d\d|20\d\d)"
@@ -220,26 +234,6 @@ def term_matches(term: str, present: set[str]) -> bool:
     return any(len(other) >= 5 and (other.startswith(term[:-1]) or term.startswith(other[:-1])) for other in present)
 
 
-_WORD = re.compile(r"[\w’'.-]*\w")
-
-
-def name_words(question: str) -> list[str]:
-    """The words by which a question names something: capitalised words after
-    the first, acronyms, and numbers ("Tajikistan", "WTO", "2015")."""
-    names = []
-    for position, match in enumerate(_WORD.finditer(question)):
-        word = match.group(0)
-        if any(char.isdigit() for char in word):
-            names.append(word)
-        elif word.lower() in _NOT_NAMES:
-            continue
-        elif word.isupper() and len(word) >= 2:
-            names.append(word)
-        elif position > 0 and word[0].isupper():
-            names.append(word)
-    return names
-
-
 # ---------------------------------------------------------------------- question
 
 
@@ -311,6 +305,9 @@ CANDIDATE_FEATURES = (
     "names_window",     # share of the question's names (capitalised words, acronyms, numbers) there,
                         # leaving out names so common in the corpus that they are its topic
     "all_names_window", # share of all the question's names there, its topic names too
+    "predicate_window", # IDF-weighted share of the question's other words (what it asks about) there
+    "name_swapped",     # one of the question's names is missing there and the sentence names
+                        # something the question does not (another country, year, body...)
     "typed",            # the question asks for a date/amount/...; the sentence holds one it does not say
     "typed_missing",    # the question asks for a type; the span holds none
     "passage_rank",     # 1 / (1 + rank of the best passage holding it)
@@ -331,6 +328,8 @@ ANSWER_FEATURES = (
     "typed_missing",    # the question asks for a type the best span does not hold
     "lexical_window",   # share of its words found around the best span
     "all_names_window", # share of all its names, topic names too, found around the best span
+    "predicate_window", # share of its other words found around the best span
+    "name_swapped",     # a name of the question is missing around the best span, another stands there
     "dense_spread",     # the best cosine minus the mean cosine of the candidates described
 )
 

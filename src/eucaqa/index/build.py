@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..chunking import ChunkedDocument
-from ..documents import Document, file_hash, list_document_files, source_name
+from ..documents import TEXT_CLEANING_VERSION, Document, file_hash, list_document_files, source_name
 from ..embedding import Embedder, ProgressCallback, shared_embedder
 from ..errors import DocumentError, DocumentsFolderError, IndexFormatError, IndexWriteError
 from ..reader import ChunkingOptions, FileReader
@@ -192,6 +192,7 @@ def build_config(settings: Settings, embedder: Embedder) -> dict:
             "overlap_sentences": settings.chunk_overlap_sentences,
             "sentences": "blingfire",
             "bm25_stopwords": BM25_STOPWORDS,
+            "text_cleaning": TEXT_CLEANING_VERSION,
         },
     }
 
@@ -209,7 +210,7 @@ def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
         return None
     model = {key: manifest["model"].get(key) for key in config["model"]}
     if model != config["model"] or manifest.get("chunking") != config["chunking"]:
-        logger.warning("model or chunking settings changed since the last build: embedding everything")
+        logger.warning("model, chunking or text cleaning changed since the last build: embedding everything")
         return None
     try:
         loaded = load_index(index_dir)
