@@ -19,7 +19,7 @@ from .evidence import (
     prose_share,
 )
 from .index import LoadedIndex
-from .names import name_runs, name_terms, name_words, number_terms
+from .names import name_initials, name_runs, name_terms, name_words, names_terms, number_terms
 from .retrieval import Passage, lexical_terms
 
 #: Characters of a whole answer; a span with its context must fit in it.
@@ -61,18 +61,22 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             texts[row] = index.sentence_text(row)
         return texts[row]
 
+    # "Twelfth Amendment" is found as "Amendment XII" or "12th Amendment" (see names.number_terms)
+    asks_numbers = any(term.isdigit() for term in question.all_names)
+
     def matched_of(row: int) -> set[str]:
         if row not in matched:
             stems[row] = set(lexical_terms(text_of(row)))
-            matched[row] = question.matched(stems[row] | number_terms(text_of(row)))
+            present = stems[row] | number_terms(text_of(row)) if asks_numbers else stems[row]
+            matched[row] = question.matched(present)
         return matched[row]
 
-    acronyms: dict[int, set[str]] = {}
+    initials: dict[int, tuple[list[str], set[str]]] = {}
 
-    def acronyms_of(row: int) -> set[str]:
-        if row not in acronyms:
-            acronyms[row] = {acronym for _, acronym in name_runs(text_of(row))}
-        return acronyms[row]
+    def initials_of(row: int) -> tuple[list[str], set[str]]:
+        if row not in initials:
+            initials[row] = name_initials(text_of(row))
+        return initials[row]
 
     def same(row: int, other: int, page: bool = False) -> bool:
         if other not in place:
@@ -96,6 +100,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
         return dense[row]
 
     asked = set(question.weights)
+    predicate = asked - question.all_names  # what the question asks about, its names left out
     question_runs = [({t for word in words for t in name_terms(word)}, acronym) for words, acronym in name_runs(question.text)]
     answer_type = question.answer_type
     candidates = []
@@ -112,7 +117,6 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
         if first < row and len(span_text) > MAX_ANSWER_CHARS - 5:
             continue  # with its context it would have to be cut; another span is cited instead
         window = set().union(*(matched_of(r) for r in range(first - 1, row + 2) if same(row, r)))
-        context_rows = [r for r in range(first - NAME_CONTEXT_SENTENCES, row + 2) if same(row, r)]
         rank = rank_of[row]
         own = stems[row]
         features = np.array([
@@ -130,8 +134,8 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             question.coverage(window, question.specific),
             question.names_found(window),
             question.names_found(window, question.all_names),
-            question.coverage(window, set(question.weights) - question.all_names),
-            _name_swapped(question, context_rows, text, question_runs, matched_of, stems, acronyms_of),
+            question.coverage(window, predicate),
+            _name_swapped(question, window, [r for r in range(first - NAME_CONTEXT_SENTENCES, row + 2) if same(row, r) and (r in rank_of or r >= first - 1)], text, question_runs, matched_of, stems, initials_of),
             float(has_answer_type(text, answer_type, question.text)),
             float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
             1.0 / (1 + rank),
@@ -151,22 +155,34 @@ def _ranks(values: dict[int, float]) -> dict[int, int]:
     return {row: n for n, row in enumerate(order)}
 
 
-def _name_swapped(question: Question, rows: list[int], text: str, question_runs: list[tuple[set[str], str]],
-                  matched_of, stems: dict[int, set[str]], acronyms_of) -> float:
+def _name_swapped(question: Question, window: set[str], rows: list[int], text: str, question_runs: list[tuple[set[str], str]],
+                  matched_of, stems: dict[int, set[str]], initials_of) -> float:
     """1 when a name the question gives is not in the span or the sentences just before
     and after it (``rows``) while the sentence names something the question does not:
     "When did Tajikistan ..." answered with a sentence on Kazakhstan. A name given there
     by its acronym, or an acronym by its words, is no swap."""
-    missing = question.names - set().union(*(matched_of(r) for r in rows))
-    if missing:
-        present = set().union(*(stems[r] | acronyms_of(r) for r in rows))
-        for terms, acronym in question_runs:
-            if acronym in present:
+    missing = question.names - window
+    if not missing or not _other_names(text, question):
+        return 0.0
+    missing -= set().union(*(matched_of(r) for r in rows))
+    if not missing:
+        return 0.0
+    present: set[str] | None = None
+    for terms, acronym in question_runs:
+        if terms & missing:
+            if present is None:  # the rows' stems, all-capital words and initials of names, read once
+                present = set().union(*(stems[r] | initials_of(r)[1] for r in rows))
+                initials = [run for r in rows for run in initials_of(r)[0]]
+            if acronym in present or any(acronym in run for run in initials):
                 missing -= terms
-    return float(bool(missing) and bool(_other_names(text, question)))
+    return float(bool(missing))
 
 
 def _other_names(text: str, question: Question) -> set[str]:
     """Stemmed names (capitalised words, acronyms, numbers) of a sentence that the question does not use."""
-    names = {term for word in name_words(text) for term in name_terms(word)}
+    asked = set(question.text.lower().split())
+    words = [word for word in name_words(text) if word.lower() not in asked]
+    if not words:
+        return set()
+    names = names_terms(words)
     return names - question.matched(names) - set(question.weights)

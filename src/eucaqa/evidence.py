@@ -221,7 +221,11 @@ def prose_share(text: str) -> float:
     tokens = text.split()
     if not tokens:
         return 0.0
-    return sum(1 for token in tokens if any(char.isalpha() for char in token)) / len(tokens)
+    return len(_WORD_TOKEN.findall(text)) / len(tokens)
+
+
+#: A run of non-space characters holding a letter.
+_WORD_TOKEN = re.compile(r"[^\W\d_]\S*|\S+?[^\W\d_]\S*")
 
 
 def term_matches(term: str, present: set[str]) -> bool:
@@ -255,19 +259,24 @@ class Question:
     #: stemmed terms of every word that names something, the corpus's topic names too
     all_names: set[str] = field(default_factory=set)
 
+    #: for each stem of 5+ letters seen in a text, the question's terms it is a spelling variant of
+    _variants: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
     def matched(self, present: set[str]) -> set[str]:
         """The question's terms found among a text's stems; the same as :func:`term_matches`
-        for each term, with the spelling variants looked up by prefix instead of one by one."""
+        for each term, with each stem's spelling variants worked out once per question."""
         terms = set(self.weights) | self.names
         found = terms & present
-        rest = [term for term in terms - found if len(term) >= 5]
-        if rest:
-            long = [other for other in present if len(other) >= 5]
-            prefixes = {other[:k] for other in long for k in range(4, len(other) + 1)}
-            shortened = {other[:-1] for other in long}
-            for term in rest:
-                if term[:-1] in prefixes or any(term[:k] in shortened for k in range(4, len(term) + 1)):
-                    found.add(term)
+        for other in present:
+            if len(other) >= 5:
+                variants = self._variants.get(other)
+                if variants is None:
+                    variants = frozenset(
+                        term for term in terms
+                        if len(term) >= 5 and (other.startswith(term[:-1]) or term.startswith(other[:-1]))
+                    )
+                    self._variants[other] = variants
+                found |= variants
         return found
 
     def names_found(self, matched: set[str], names: set[str] | None = None) -> float:
@@ -279,11 +288,12 @@ class Question:
 
     def coverage(self, matched: set[str], terms: set[str] | None = None) -> float:
         """IDF-weighted share of ``terms`` (default: all content words) among ``matched`` terms."""
-        terms = self.weights.keys() if terms is None else terms
-        total = sum(self.weights.get(term, 0.0) for term in terms)
+        weights = self.weights
+        terms = weights.keys() if terms is None else terms
+        total = sum(weights.get(term, 0.0) for term in terms)
         if total <= 0:
             return 1.0
-        return sum(self.weights.get(term, 0.0) for term in terms if term in matched) / total
+        return sum(weights.get(term, 0.0) for term in matched if term in terms) / total
 
 
 # -------------------------------------------------------------------- candidates

@@ -19,23 +19,17 @@ NOT_NAMES = frozenset(
 )
 
 _WORD = re.compile(r"[\w’'.-]*\w")
+_DIGIT = re.compile(r"\d")
 
 
 def name_words(question: str) -> list[str]:
     """The words by which a question names something: capitalised words after
     the first, acronyms, and numbers ("Tajikistan", "WTO", "2015")."""
-    names = []
-    for position, match in enumerate(_WORD.finditer(question)):
-        word = match.group(0)
-        if any(char.isdigit() for char in word):
-            names.append(word)
-        elif word.lower() in NOT_NAMES:
-            continue
-        elif word.isupper() and len(word) >= 2:
-            names.append(word)
-        elif position > 0 and word[0].isupper():
-            names.append(word)
-    return names
+    return [
+        word for position, word in enumerate(_WORD.findall(question))
+        if _DIGIT.search(word)
+        or (word[0].isupper() and (position > 0 or (word.isupper() and len(word) >= 2)) and word.lower() not in NOT_NAMES)
+    ]
 
 
 #: Lower-case words that may stand inside a name ("Organization for Security and Co-operation in Europe").
@@ -76,6 +70,28 @@ def name_runs(text: str) -> list[tuple[list[str], str]]:
     return runs
 
 
+def name_initials(text: str) -> tuple[list[str], set[str]]:
+    """The initials of each run of capitalised words of a text, lower case, and its
+    all-capital words: an acronym of :func:`name_runs` is a stretch of one of the first
+    or one of the second ("a Citizen of the United States and the UN" -> ["cus"], {"un"})."""
+    initials: list[str] = []
+    capitals: set[str] = set()
+    run = ""
+    for word in _WORD.findall(text):
+        if word.isupper() and len(word) >= 2 and word.isalpha():
+            capitals.add(word.lower())
+        lower = word.lower()
+        if word[0].isupper() and not word.isupper() and lower not in NOT_NAMES and lower not in _NAME_LINKS:
+            run += lower[0]
+        elif not (run and lower in _NAME_LINKS):
+            if len(run) >= 2:
+                initials.append(run)
+            run = ""
+    if len(run) >= 2:
+        initials.append(run)
+    return initials, capitals
+
+
 _UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _ORDINAL_UNITS = ("zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
@@ -86,10 +102,27 @@ _ROMAN = re.compile(r"(?=[IVXLC]{2,}$)(?P<tens>XC|XL|L?X{0,3})(?P<units>IX|IV|V?
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 
+_NUMBER_WORD = "|".join([*_UNITS, *_TENS, *_ORDINAL_UNITS, *_ORDINAL_TENS])
+#: The words :func:`number_key` may read, found in one pass (most words of a text are none of these).
+_NUMBER_LIKE = re.compile(
+    rf"(?<![\w.-])(?:\d+(?:st|nd|rd|th|d)?|(?-i:[IVXLC]{{2,}})|(?:{_NUMBER_WORD})(?:-(?:{_NUMBER_WORD}))?)(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def names_terms(words: list[str]) -> set[str]:
+    """:func:`name_terms` of many words at once (one stemming pass for those that are no number)."""
+    keys = {word: number_key(word) for word in words}
+    numbers = {key for key in keys.values() if key is not None}
+    return numbers | set(lexical_terms(" ".join(word for word, key in keys.items() if key is None)))
+
+
 def number_key(word: str) -> str | None:
     """The number a word stands for when it names something by number, as digits:
     "Twelfth", "12th", "XII" -> "12"; "Twenty-sixth", "twenty-six", "XXVI" -> "26".
     None for any other word (a single "I" or "V" is a word, not a numeral)."""
+    if not _NUMBER_LIKE.fullmatch(word.strip(".")):
+        return None
     lower = word.lower().strip(".")
     if re.fullmatch(r"\d+(st|nd|rd|th|d)?", lower):
         return str(int(re.match(r"\d+", lower).group(0)))
@@ -127,4 +160,4 @@ def name_terms(word: str) -> set[str]:
 
 def number_terms(text: str) -> set[str]:
     """The numbers a text names in words, ordinals or Roman numerals, as digits (see :func:`number_key`)."""
-    return {key for key in map(number_key, _WORD.findall(text)) if key is not None}
+    return {key for key in map(number_key, _NUMBER_LIKE.findall(text)) if key is not None}
