@@ -64,10 +64,25 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
     # "Twelfth Amendment" is found as "Amendment XII" or "12th Amendment" (see names.number_terms)
     asks_numbers = any(term.isdigit() for term in question.all_names)
 
+    # A sentence can hold a term of the question only if its text holds the term's first
+    # letters (see term_prefixes); most sentences hold none and need not be stemmed to know.
+    prefixes = None if asks_numbers else term_prefixes(set(question.weights) | question.names)
+
+    def stems_of(row: int) -> set[str]:
+        if row not in stems:
+            stems[row] = set(lexical_terms(text_of(row)))
+        return stems[row]
+
     def matched_of(row: int) -> set[str]:
         if row not in matched:
-            stems[row] = set(lexical_terms(text_of(row)))
-            present = stems[row] | number_terms(text_of(row)) if asks_numbers else stems[row]
+            text = text_of(row)
+            if prefixes is None:
+                present = stems_of(row) | number_terms(text)
+            elif row in stems:
+                present = stems[row]
+            else:  # only the words holding a term's first letters can match it
+                words = _words_holding(text.lower(), prefixes)
+                present = set(lexical_terms(" ".join(words))) if words else set()
             matched[row] = question.matched(present)
         return matched[row]
 
@@ -118,7 +133,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             continue  # with its context it would have to be cut; another span is cited instead
         window = set().union(*(matched_of(r) for r in range(first - 1, row + 2) if same(row, r)))
         rank = rank_of[row]
-        own = stems[row]
+        own = stems_of(row)
         features = np.array([
             dense[row],
             dense[row] - best_dense,
@@ -135,7 +150,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             question.names_found(window),
             question.names_found(window, question.all_names),
             question.coverage(window, predicate),
-            _name_swapped(question, window, [r for r in range(first - NAME_CONTEXT_SENTENCES, row + 2) if same(row, r) and (r in rank_of or r >= first - 1)], text, question_runs, matched_of, stems, initials_of),
+            _name_swapped(question, window, [r for r in range(first - NAME_CONTEXT_SENTENCES, row + 2) if same(row, r) and (r in rank_of or r >= first - 1)], text, question_runs, matched_of, stems_of, initials_of),
             float(has_answer_type(text, answer_type, question.text)),
             float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
             1.0 / (1 + rank),
@@ -149,6 +164,30 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
     return candidates
 
 
+def term_prefixes(terms: set[str]) -> set[str]:
+    """Letters that a sentence's lower-case text holds whenever one of its stems matches
+    one of ``terms`` (see :meth:`~eucaqa.evidence.Question.matched`). A stem is the start of
+    its word but for the last letter, which stemming may change ("countri" from "country",
+    "take" from "taking"); a variant of a term of 5+ letters shares its first 4."""
+    return {term[:4] if len(term) >= 5 else term[:-1] if term[-1] in "ei" else term for term in terms}
+
+
+def _words_holding(text: str, prefixes: set[str]) -> set[str]:
+    """The words (runs of word characters) of ``text`` that hold one of ``prefixes``."""
+    words = set()
+    for prefix in prefixes:
+        at = text.find(prefix)
+        while at >= 0:
+            start, end = at, at + len(prefix)
+            while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+                start -= 1
+            while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+                end += 1
+            words.add(text[start:end])
+            at = text.find(prefix, end)
+    return words
+
+
 def _ranks(values: dict[int, float]) -> dict[int, int]:
     """0 for the highest value, 1 for the next...; ties share the better rank's order by row."""
     order = sorted(values, key=lambda row: (-values[row], row))
@@ -156,7 +195,7 @@ def _ranks(values: dict[int, float]) -> dict[int, int]:
 
 
 def _name_swapped(question: Question, window: set[str], rows: list[int], text: str, question_runs: list[tuple[set[str], str]],
-                  matched_of, stems: dict[int, set[str]], initials_of) -> float:
+                  matched_of, stems_of, initials_of) -> float:
     """1 when a name the question gives is not in the span or the sentences just before
     and after it (``rows``) while the sentence names something the question does not:
     "When did Tajikistan ..." answered with a sentence on Kazakhstan. A name given there
@@ -171,7 +210,7 @@ def _name_swapped(question: Question, window: set[str], rows: list[int], text: s
     for terms, acronym in question_runs:
         if terms & missing:
             if present is None:  # the rows' stems, all-capital words and initials of names, read once
-                present = set().union(*(stems[r] | initials_of(r)[1] for r in rows))
+                present = set().union(*(initials_of(r)[1] for r in rows))
                 initials = [run for r in rows for run in initials_of(r)[0]]
             if acronym in present or any(acronym in run for run in initials):
                 missing -= terms

@@ -16,6 +16,7 @@ logistic models of :mod:`eucaqa.answer_model`, fitted on labelled questions.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -290,10 +291,11 @@ class Question:
         """IDF-weighted share of ``terms`` (default: all content words) among ``matched`` terms."""
         weights = self.weights
         terms = weights.keys() if terms is None else terms
-        total = sum(weights.get(term, 0.0) for term in terms)
+        # fsum: exact, so the same whatever order a set is walked in (string hashes vary by process)
+        total = math.fsum(weights.get(term, 0.0) for term in terms)
         if total <= 0:
             return 1.0
-        return sum(weights.get(term, 0.0) for term in matched if term in terms) / total
+        return math.fsum(weights.get(term, 0.0) for term in matched if term in terms) / total
 
 
 # -------------------------------------------------------------------- candidates
