@@ -5,7 +5,7 @@
 The held-out halves are small (24 to 47 questions a set), so one question moves
 a figure by 2 to 4 points. To compare two versions of a signal or of retrieval,
 this script fits the models as ``eval/train.py`` does (ranker, confidence,
-threshold by balanced accuracy; follow-up share 0) on four fifths of all the
+threshold by balanced accuracy on held-out confidences; follow-up share 0) on four fifths of all the
 labelled questions and scores the fifth it did not see, for 5 folds and 3
 seeded shuffles, and prints the mean per set: answer_hit for answerable
 questions, the share abstained on for the others. ``--drop`` leaves signals

@@ -16,7 +16,9 @@ Steps, all deterministic (no sampling; scikit-learn's lbfgs on fixed data):
    "the answer the ranker builds holds an accepted answer" (0 for every
    question the documents cannot answer);
 6. the threshold of ``Answer.found``: the grid value with the best balanced
-   accuracy (answerable answered right, unanswerable abstained) on the fit data.
+   accuracy (answerable answered right, unanswerable abstained) on the fit
+   data, each question's confidence taken from a confidence model fitted
+   without it (5 folds, seeded).
 
 The held-out halves (``eval/heldout/``) are never read here; report on them with
 ``python eval/report.py``.
