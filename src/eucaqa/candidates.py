@@ -132,6 +132,8 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
         if first < row and len(span_text) > MAX_ANSWER_CHARS - 5:
             continue  # with its context it would have to be cut; another span is cited instead
         window = set().union(*(matched_of(r) for r in range(first - 1, row + 2) if same(row, r)))
+        # the window, and up to NAME_CONTEXT_SENTENCES before the span within the retrieved passages
+        context = [r for r in range(first - NAME_CONTEXT_SENTENCES, row + 2) if same(row, r) and (r in rank_of or r >= first - 1)]
         rank = rank_of[row]
         own = stems_of(row)
         features = np.array([
@@ -150,7 +152,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             question.names_found(window),
             question.names_found(window, question.all_names),
             question.coverage(window, predicate),
-            _name_swapped(question, window, [r for r in range(first - NAME_CONTEXT_SENTENCES, row + 2) if same(row, r) and (r in rank_of or r >= first - 1)], text, question_runs, matched_of, stems_of, initials_of),
+            _name_swapped(question, window, context, text, question_runs, matched_of, initials_of),
             float(has_answer_type(text, answer_type, question.text)),
             float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
             1.0 / (1 + rank),
@@ -195,9 +197,9 @@ def _ranks(values: dict[int, float]) -> dict[int, int]:
 
 
 def _name_swapped(question: Question, window: set[str], rows: list[int], text: str, question_runs: list[tuple[set[str], str]],
-                  matched_of, stems_of, initials_of) -> float:
-    """1 when a name the question gives is not in the span or the sentences just before
-    and after it (``rows``) while the sentence names something the question does not:
+                  matched_of, initials_of) -> float:
+    """1 when a name the question gives is not in the span's ``window`` nor its wider
+    context ``rows`` while the sentence names something the question does not:
     "When did Tajikistan ..." answered with a sentence on Kazakhstan. A name given there
     by its acronym, or an acronym by its words, is no swap."""
     missing = question.names - window
@@ -209,7 +211,7 @@ def _name_swapped(question: Question, window: set[str], rows: list[int], text: s
     present: set[str] | None = None
     for terms, acronym in question_runs:
         if terms & missing:
-            if present is None:  # the rows' stems, all-capital words and initials of names, read once
+            if present is None:  # the rows' all-capital words and initials of names, read once
                 present = set().union(*(initials_of(r)[1] for r in rows))
                 initials = [run for r in rows for run in initials_of(r)[0]]
             if acronym in present or any(acronym in run for run in initials):

@@ -234,7 +234,7 @@ def _assemble(source: str, cleaned_pages: list[tuple[int | None, str, bool]]) ->
 
 # ------------------------------------------------------------------------ cleaning
 
-#: Raised when cleaning changes what text a file gives, so that stored vectors are not reused
+#: Bumped whenever cleaning changes what text a file gives, so that stored vectors are not reused
 #: (2: words split after an "fi"/"fl" ligature are mended).
 TEXT_CLEANING_VERSION = 2
 

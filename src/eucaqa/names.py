@@ -100,21 +100,12 @@ _ORDINAL_TENS = {"twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 5
                  "eightieth": 80, "ninetieth": 90}
 _ROMAN = re.compile(r"(?=[IVXLC]{2,}$)(?P<tens>XC|XL|L?X{0,3})(?P<units>IX|IV|V?I{0,3})$")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
-
-
 _NUMBER_WORD = "|".join([*_UNITS, *_TENS, *_ORDINAL_UNITS, *_ORDINAL_TENS])
 #: The words :func:`number_key` may read, found in one pass (most words of a text are none of these).
 _NUMBER_LIKE = re.compile(
     rf"(?<![\w.-])(?:\d+(?:st|nd|rd|th|d)?|(?-i:[IVXLC]{{2,}})|(?:{_NUMBER_WORD})(?:-(?:{_NUMBER_WORD}))?)(?![\w-])",
     re.IGNORECASE,
 )
-
-
-def names_terms(words: list[str]) -> set[str]:
-    """:func:`name_terms` of many words at once (one stemming pass for those that are no number)."""
-    keys = {word: number_key(word) for word in words}
-    numbers = {key for key in keys.values() if key is not None}
-    return numbers | set(lexical_terms(" ".join(word for word, key in keys.items() if key is None)))
 
 
 def number_key(word: str) -> str | None:
@@ -156,6 +147,13 @@ def name_terms(word: str) -> set[str]:
     names one ("Twelfth" -> "12"), else its stems ("Tajikistan" -> "tajikistan")."""
     key = number_key(word)
     return {key} if key is not None else set(lexical_terms(word))
+
+
+def names_terms(words: list[str]) -> set[str]:
+    """:func:`name_terms` of many words at once (one stemming pass for those that are no number)."""
+    keys = {word: number_key(word) for word in words}
+    numbers = {key for key in keys.values() if key is not None}
+    return numbers | set(lexical_terms(" ".join(word for word, key in keys.items() if key is None)))
 
 
 def number_terms(text: str) -> set[str]:
