@@ -262,6 +262,8 @@ class Question:
 
     #: for each stem of 5+ letters seen in a text, the question's terms it is a spelling variant of
     _variants: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: the sum of ``weights``, once worked out
+    _total: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def matched(self, present: set[str]) -> set[str]:
         """The question's terms found among a text's stems; the same as :func:`term_matches`
@@ -290,11 +292,17 @@ class Question:
     def coverage(self, matched: set[str], terms: set[str] | None = None) -> float:
         """IDF-weighted share of ``terms`` (default: all content words) among ``matched`` terms."""
         weights = self.weights
-        terms = weights.keys() if terms is None else terms
         # fsum: exact, so the same whatever order a set is walked in (string hashes vary by process)
-        total = math.fsum(weights.get(term, 0.0) for term in terms)
+        if terms is None:
+            if self._total is None:
+                self._total = math.fsum(weights.values())
+            terms, total = weights.keys(), self._total
+        else:
+            total = math.fsum(weights.get(term, 0.0) for term in terms)
         if total <= 0:
             return 1.0
+        if not matched:
+            return 0.0
         return math.fsum(weights.get(term, 0.0) for term in matched if term in terms) / total
 
 
