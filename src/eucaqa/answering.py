@@ -190,8 +190,9 @@ class Engine:
         vector = self.embedder.encode_query(text)
         terms = list(dict.fromkeys(lexical_terms(text)))
         weights = {term: self.retriever.term_weight(term) for term in terms}
-        raw_names = {term for word in name_words(text) for term in lexical_terms(word)}
-        names = {term for word in name_words(text) for term in name_terms(word)}
+        words = name_words(text)
+        raw_names = {term for word in words for term in lexical_terms(word)}
+        names = {term for word in words for term in name_terms(word)}
         vocabulary = self.retriever.vocabulary
         rare = {term for term in terms if term in vocabulary and self.retriever.passage_share(term) <= RARE_SHARE}
         for term in names:

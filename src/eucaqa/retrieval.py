@@ -144,6 +144,7 @@ class Retriever:
         n = max(int(scores["num_docs"]), 1)
         #: BM25's inverse document frequency of each vocabulary term
         self.idf = np.log(1.0 + (n - document_frequency + 0.5) / (document_frequency + 0.5))
+        self._rarest_idf = float(self.idf.max(initial=1.0))
         #: share of the passages that hold each vocabulary term
         self.share = document_frequency / n
         self._sorted_vocabulary: list[str] | None = None
@@ -154,7 +155,7 @@ class Retriever:
     def term_weight(self, term: str) -> float:
         """IDF of a stemmed term; unseen terms weigh as much as the rarest ones."""
         position = self.vocabulary.get(term)
-        return float(self.idf[position]) if position is not None else float(self.idf.max(initial=1.0))
+        return float(self.idf[position]) if position is not None else self._rarest_idf
 
     def knows(self, term: str) -> bool:
         """Whether some passage holds the stemmed term or a spelling variant of a stem of 5+
