@@ -98,6 +98,17 @@ def test_full_rebuild_and_changed_settings_embed_everything(docs_copy, tmp_path,
     assert again.reused == 0 and again.embedded == again.chunks > first.chunks
 
 
+def test_a_changed_text_cleaning_embeds_everything(docs_copy, tmp_path, embedder, monkeypatch):
+    import eucaqa.index.build as build_module
+
+    index_dir = tmp_path / "index"
+    first = build(docs_copy, index_dir, embedder)
+    assert build(docs_copy, index_dir, embedder).reused == first.chunks
+    monkeypatch.setattr(build_module, "TEXT_CLEANING_VERSION", build_module.TEXT_CLEANING_VERSION + 1)
+    again = build(docs_copy, index_dir, embedder)
+    assert again.reused == 0 and again.embedded == again.chunks
+
+
 def test_another_model_forces_a_full_rebuild(docs_copy, tmp_path, embedder):
     from eucaqa.embedding import Embedder
 
