@@ -94,15 +94,14 @@ def main() -> int:
     return 0
 
 
-
 def print_table(results: dict) -> None:
     rows = []
     warm, cold, full, inc = (results[k] for k in ("warm_question", "cold_start", "full_build", "incremental_build"))
-    rows.append(("warm answer() / encode([q])", f"{warm['ratio']:.2f}", "<= 1.5", warm["ratio"] <= 1.5,
+    rows.append(("warm answer() / encode([q])", f"{warm['ratio']:.2f}", f"<= {warm['target']}", warm["ratio"] <= warm["target"],
                  f"{warm['answer_median_ms']} ms / {warm['encode_median_ms']} ms"))
-    rows.append(("cold `eucaqa ask` / bare load+encode", f"{cold['ratio']:.2f}", "<= 1.3", cold["ratio"] <= 1.3,
+    rows.append(("cold `eucaqa ask` / bare load+encode", f"{cold['ratio']:.2f}", f"<= {cold['target']}", cold["ratio"] <= cold["target"],
                  f"{cold['ask_seconds']} s / {cold['bare_seconds']} s"))
-    rows.append(("full build / bare encode of its sentences", f"{full['ratio']:.2f}", "<= 1.15", full["ratio"] <= 1.15,
+    rows.append(("full build / bare encode of its sentences", f"{full['ratio']:.2f}", f"<= {full['target']}", full["ratio"] <= full["target"],
                  f"{full['build_seconds']} s / {full['bare_encode_seconds']} s, {full['documents']} docs, {full['chunks']} chunks"))
     rows.append(("amplification (chars embedded / corpus)", f"{full['amplification']:.2f}", "<= 1.15",
                  full["amplification"] <= 1.15, f"{full['texts_embedded']} sentences, no chunk embedded"))
@@ -111,8 +110,8 @@ def print_table(results: dict) -> None:
                      hits["hit_at_5"] >= hits["chunk_vectors_hit_at_5"],
                      f"before (chunk vectors) {hits['chunk_vectors_hit_at_5']:.3f}; hit@1 {hits['hit_at_1']:.3f}"
                      f" (before {hits['chunk_vectors_hit_at_1']:.3f})"))
-    rows.append(("incremental (+1 doc) / full build", f"{inc['share_of_full_build']:.3f}", "<= 0.10",
-                 inc["share_of_full_build"] <= 0.10 and inc["only_that_document"],
+    rows.append(("incremental (+1 doc) / full build", f"{inc['share_of_full_build']:.3f}", f"<= {inc['target']:.2f}",
+                 inc["share_of_full_build"] <= inc["target"] and inc["only_that_document"],
                  f"{inc['rebuild_seconds']} s; embedded {inc['chunks_embedded']} = its chunks {inc['chunks_of_added_document']}"))
     if "ocr" in results:
         ocr = results["ocr"]
@@ -143,7 +142,6 @@ def print_table(results: dict) -> None:
     if "scale" in results:
         print(f"\nscale index: {results['scale']['vectors']}")
     print(f"\nwritten {RESULTS.relative_to(ROOT)} in {results['seconds']} s")
-
 
 
 if __name__ == "__main__":

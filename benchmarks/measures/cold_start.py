@@ -15,7 +15,6 @@ from eucaqa.embedding import shared_embedder
 from .common import ROOT
 
 
-
 def measure(index_dir: Path, repeats: int) -> dict:
     model_path = shared_embedder().model_path
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

@@ -43,10 +43,8 @@ def median_time(function, repeats: int) -> float:
     return statistics.median(times)
 
 
-
 def questions() -> list[str]:
     return [json.loads(line)["question"] for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
-
 
 
 def make_bench_corpus(folder: Path) -> dict:
@@ -86,7 +84,6 @@ def make_bench_corpus(folder: Path) -> dict:
     return {"files": files, "whole_documents": len(texts), "pieces": pieces, "piece_characters": piece_chars,
             "characters": characters,
             "pdf_source": str(pdf_dir.relative_to(ROOT.parent)) if pdf_dir.is_relative_to(ROOT.parent) else str(pdf_dir)}
-
 
 
 class RecordingEmbedder(Embedder):

@@ -13,7 +13,6 @@ from eucaqa.index import build_index, load_index
 from .common import SHIPPED
 
 
-
 def measure(corpus: Path, index_dir: Path, full_seconds: float, repeats: int) -> dict:
     from eucaqa.chunking import sentence_spans
 

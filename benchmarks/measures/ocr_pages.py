@@ -13,7 +13,6 @@ from eucaqa.index import build_index
 from .common import TEST_PDFS, WORK
 
 
-
 def measure(corpus: Path, index_dir: Path, full_seconds: float) -> dict:
     """OCR speed, and the cost of adding one scanned file to a built index."""
     import pypdfium2 as pdfium

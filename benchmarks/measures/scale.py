@@ -22,7 +22,6 @@ from .common import SCALE_CHUNKS, SEED, median_time, questions
 FORMAT_1_KB_PER_CHUNK = 3.96
 
 
-
 def build(corpus_index: Path, index_dir: Path) -> dict:
     """>= 100,000 chunks of real corpus text, repeated, with synthetic vectors written
     through the index's own writer (no model involved)."""
@@ -63,7 +62,6 @@ def build(corpus_index: Path, index_dir: Path) -> dict:
                        "plus seeded Gaussian noise (sigma 0.03 per dimension); text is the bench corpus repeated"}
 
 
-
 def _synthetic_vectors(rng, real: np.ndarray, count: int) -> np.ndarray:
     if count == 0:
         return np.zeros((0, real.shape[1]), dtype=np.float32)
@@ -71,7 +69,6 @@ def _synthetic_vectors(rng, real: np.ndarray, count: int) -> np.ndarray:
     weight = rng.random((count, 1), dtype=np.float32)
     vectors = weight * real[i] + (1 - weight) * real[j] + 0.03 * rng.standard_normal((count, real.shape[1]), dtype=np.float32)
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-
 
 
 def measure(index_dir: Path, shipped_index: Path, repeats: int) -> dict:

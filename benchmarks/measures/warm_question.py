@@ -8,7 +8,6 @@ from pathlib import Path
 from .common import median_time, questions
 
 
-
 def measure(index_dir: Path, repeats: int) -> dict:
     from eucaqa.answering import get_engine
 

@@ -45,7 +45,7 @@ from .evidence import (
     expected_answer_type,
 )
 from .index import LoadedIndex, current_build, load_index
-from .names import name_terms, name_words
+from .names import name_words, names_terms
 from .retrieval import CitedText, Passage, Retriever, lexical_terms
 
 NOT_FOUND_TEXT = "The documents do not answer this question."
@@ -192,7 +192,7 @@ class Engine:
         weights = {term: self.retriever.term_weight(term) for term in terms}
         words = name_words(text)
         raw_names = {term for word in words for term in lexical_terms(word)}
-        names = {term for word in words for term in name_terms(word)}
+        names = names_terms(words)
         vocabulary = self.retriever.vocabulary
         rare = {term for term in terms if term in vocabulary and self.retriever.passage_share(term) <= RARE_SHARE}
         for term in names:

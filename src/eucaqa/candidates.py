@@ -19,7 +19,7 @@ from .evidence import (
     prose_share,
 )
 from .index import LoadedIndex
-from .names import name_initials, name_runs, name_terms, name_words, names_terms, number_terms
+from .names import name_initials, name_runs, name_words, names_terms, number_terms
 from .retrieval import Passage, lexical_terms
 
 #: Characters of a whole answer; a span with its context must fit in it.
@@ -116,7 +116,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
 
     asked = set(question.weights)
     predicate = asked - question.all_names  # what the question asks about, its names left out
-    question_runs = [({t for word in words for t in name_terms(word)}, acronym) for words, acronym in name_runs(question.text)]
+    question_runs = [(names_terms(words), acronym) for words, acronym in name_runs(question.text)]
     answer_type = question.answer_type
     candidates = []
     for row in shortlist:

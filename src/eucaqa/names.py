@@ -145,8 +145,7 @@ def _word_value(word: str) -> int | None:
 def name_terms(word: str) -> set[str]:
     """The stemmed terms a name word is matched by: its number as digits when it
     names one ("Twelfth" -> "12"), else its stems ("Tajikistan" -> "tajikistan")."""
-    key = number_key(word)
-    return {key} if key is not None else set(lexical_terms(word))
+    return names_terms([word])
 
 
 def names_terms(words: list[str]) -> set[str]:

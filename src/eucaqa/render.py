@@ -12,12 +12,10 @@ import re
 from .answering import Answer, AnswerSentence, confidence_label
 
 
-
 def escape(text: str) -> str:
     """Document text made inert for the chat's Markdown and HTML: shown as typed, run never."""
     markdown_inert = re.sub(r"([\\`*_{}\[\]()#+\-.!|~])", r"\\\1", text)
     return html.escape(markdown_inert, quote=False)
-
 
 
 def _with_phrase(sentence: AnswerSentence, bold: tuple[str, str]) -> str:
@@ -27,7 +25,6 @@ def _with_phrase(sentence: AnswerSentence, bold: tuple[str, str]) -> str:
     start, end = (offset - sentence.start for offset in sentence.highlight)
     text = sentence.text
     return f"{escape(text[:start])}{bold[0]}{escape(text[start:end])}{bold[1]}{escape(text[end:])}"
-
 
 
 def source_lines(sentences: list[AnswerSentence]) -> list[tuple[list[int], str, str]]:
@@ -48,7 +45,6 @@ def source_lines(sentences: list[AnswerSentence]) -> list[tuple[list[int], str, 
     return lines
 
 
-
 def render_reply(result: Answer) -> str:
     """The chat bubble: answer spans with [n] markers (the answering phrase in bold),
     the confidence, then one line per source linking to the cited place."""
@@ -65,7 +61,6 @@ def render_reply(result: Answer) -> str:
     )
     confidence = f"*{confidence_label(result.confidence).capitalize()} ({result.confidence:.2f})*"
     return f"{body}\n\n{confidence}\n\n{sources}"
-
 
 
 def render_sources(result: Answer) -> str:
@@ -118,7 +113,6 @@ def _size(count: int | None) -> str:
     return ""
 
 
-
 def document_rows(index) -> list[list]:
     """One row per indexed document, then one per skipped file with its reason."""
     rows = []
@@ -135,7 +129,6 @@ def document_rows(index) -> list[list]:
         ])
     rows += [[item["source"], "", "", "", "", "", f"skipped: {item['reason']}"] for item in index.skipped_table()]
     return rows
-
 
 
 def last_build_summary(index) -> str:

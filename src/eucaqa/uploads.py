@@ -24,7 +24,6 @@ class StoredUpload:
     stored: bool
 
 
-
 def safe_file_name(name: str) -> str:
     """A plain file name: no folders, no '..', no control characters, not hidden, not too long.
 
@@ -41,7 +40,6 @@ def safe_file_name(name: str) -> str:
     if not name or name in (".", ".."):
         raise ValueError("the file name is empty once made safe")
     return name
-
 
 
 def store_upload(source_path: str | Path, original_name: str, documents_dir: str | Path) -> StoredUpload:

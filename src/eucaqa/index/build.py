@@ -37,7 +37,6 @@ from .store import (
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass
 class IndexStats:
     """What a build did. ``embedded`` and ``reused`` count chunks: those of documents whose
@@ -63,7 +62,6 @@ class IndexStats:
             f"reused {self.reused}, removed {self.removed} documents, "
             f"skipped {len(self.skipped)} files, {self.seconds:.1f} s"
         )
-
 
 
 def build_index(
@@ -170,12 +168,10 @@ def build_index(
         return stats
 
 
-
 @dataclass
 class _PreviousBuild:
     documents: dict[str, IndexedDocument]
     skipped: dict[str, tuple[str, str]]
-
 
 
 def build_config(settings: Settings, embedder: Embedder) -> dict:
@@ -195,7 +191,6 @@ def build_config(settings: Settings, embedder: Embedder) -> dict:
             "text_cleaning": TEXT_CLEANING_VERSION,
         },
     }
-
 
 
 def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
@@ -235,13 +230,12 @@ def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
             chunks=chunks,
             sentences=loaded.sentences[sentence_rows].copy(),
             sentence_vectors=np.array(loaded.sentence_vectors[sentence_rows]),
-            empty_pages=[int(number) for number in entry.get("empty_pages", [])],
+            empty_pages=[int(page) for page in entry.get("empty_pages", [])],
             size=int(entry.get("bytes") or 0),
             indexed_at=str(entry.get("indexed_at") or manifest.get("built_at", "")),
         )
     skipped = {source: (item[0], item[1]) for source, item in manifest.get("skipped", {}).items()}
     return _PreviousBuild(documents=documents, skipped=skipped)
-
 
 
 def _embed(
@@ -282,7 +276,6 @@ def _embed(
             )
         )
     return result
-
 
 
 def _empty(embedder: Embedder) -> np.ndarray:

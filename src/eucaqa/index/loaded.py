@@ -1,6 +1,6 @@
 """The index at question time: a build read back from disk and checked, ready for questions.
 
-Imports only the storage module (and the page type and errors); never writes.
+Imports the storage module, the page type, the errors and the link of a span; never writes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from ..documents import Page
 from ..errors import IndexFormatError, IndexNotFoundError
 from ..links import document_link
 from .store import FAISS_FILE, HNSW_EF_SEARCH, VECTORS_FILE, current_build, nearest_vectors, page_number, read_manifest
-
 
 
 @dataclass
@@ -87,7 +86,6 @@ class LoadedIndex:
         return [{"source": source, "reason": item[1]} for source, item in sorted(self.manifest.get("skipped", {}).items())]
 
 
-
 def load_index(index_dir: str | Path = "index") -> LoadedIndex:
     """Read the current build of ``index_dir``, checking it is whole and consistent.
 
@@ -148,7 +146,6 @@ def load_index(index_dir: str | Path = "index") -> LoadedIndex:
     )
 
 
-
 def _check_spans(documents: list[dict], chunks: np.ndarray, sentences: np.ndarray) -> list[str]:
     lengths = np.array([len(doc["text"]) for doc in documents], dtype=np.int64)
     for name, rows in (("chunk", chunks), ("sentence", sentences)):
@@ -164,7 +161,6 @@ def _check_spans(documents: list[dict], chunks: np.ndarray, sentences: np.ndarra
     if len(chunks) and (chunks[:, 4].min() < 0 or chunks[:, 5].max() > len(sentences)):
         return ["a chunk points to sentences that are not there"]
     return []
-
 
 
 def _load_bm25(folder: Path):

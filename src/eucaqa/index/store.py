@@ -90,7 +90,6 @@ class IndexedDocument:
     indexed_at: str = ""
 
 
-
 def current_build(index_dir: str | Path) -> Path | None:
     """Folder of the build in use, or None when none was ever completed."""
     pointer = Path(index_dir) / CURRENT_FILE
@@ -101,7 +100,6 @@ def current_build(index_dir: str | Path) -> Path | None:
     if not name or "/" in name or name.startswith("."):
         raise IndexFormatError(f"{pointer} is damaged; rebuild with: eucaqa index --full")
     return Path(index_dir) / name
-
 
 
 def read_manifest(build: Path) -> dict:
@@ -118,7 +116,6 @@ def read_manifest(build: Path) -> dict:
             "rebuild with: eucaqa index --full"
         )
     return manifest
-
 
 
 def make_faiss_index(vectors: np.ndarray):
@@ -161,7 +158,6 @@ def nearest_vectors(faiss_index, vectors: np.ndarray, query: np.ndarray, count: 
     return rows[best].astype(np.int64), exact[best]
 
 
-
 def page_code(number: int | None) -> int:
     """A page as stored in the tables: its number, or NO_PAGE for a file without pages."""
     return NO_PAGE if number is None else number
@@ -170,7 +166,6 @@ def page_code(number: int | None) -> int:
 def page_number(value: int) -> int | None:
     """A page as stored in the tables, back to ``int | None``."""
     return None if value == NO_PAGE else int(value)
-
 
 
 def write_build(
@@ -254,7 +249,6 @@ def write_build(
     return final
 
 
-
 def _stack(documents: list[IndexedDocument]):
     """Concatenate per-document tables, renumbering documents and sentences."""
     chunk_tables, sentence_tables = [], []
@@ -280,11 +274,9 @@ def _stack(documents: list[IndexedDocument]):
     )
 
 
-
 def _write_json(path: Path, data) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(data, handle, ensure_ascii=False)
-
 
 
 def _fsync_file(path: Path) -> None:
@@ -292,12 +284,10 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-
 def _fsync_tree(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
             _fsync_file(path)
-
 
 
 def remove_old_builds(index_dir: Path) -> None:
@@ -318,7 +308,6 @@ def remove_old_builds(index_dir: Path) -> None:
     )
     for path in others[:-1]:
         shutil.rmtree(path, ignore_errors=True)
-
 
 
 class BuildLock:
