@@ -10,6 +10,12 @@ labelled questions and scores the fifth it did not see, for 5 folds and 3
 seeded shuffles, and prints the mean per set: answer_hit for answerable
 questions, the share abstained on for the others. ``--drop`` leaves signals
 out of both models (an ablation). It writes nothing.
+
+``--by-corpus`` asks instead how the models hold on a kind of document they
+were not fitted on: for each corpus (the shipped EU documents, the
+constitution, the Federal Register), fit on every question of the other two
+and score every question of that one, the unseen sets of ``eval/unseen/``
+included.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from eucaqa.evidence import ANSWER_FEATURES, CANDIDATE_FEATURES  # noqa: E402
 from eucaqa.index import load_index  # noqa: E402
 
 FOLDS = 5
-SEEDS = (1, 2, 3)
+SEEDS = tuple(int(s) for s in os.environ.get("CV_SEEDS", "1,2,3").split(","))
 
 
 def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]) -> list[tuple[str, bool, bool]]:
@@ -84,6 +90,7 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Cross-validate the answer model on all labelled questions.")
     parser.add_argument("--drop", nargs="*", default=[], help="signals to leave out of both models")
+    parser.add_argument("--by-corpus", action="store_true", help="fit on two corpora, score the third")
     args = parser.parse_args(argv)
     unknown = set(args.drop) - set(CANDIDATE_FEATURES) - set(ANSWER_FEATURES)
     if unknown:
@@ -91,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     indexes = corpus_indexes()
     engines = {name: Engine(load_index(folder), model=neutral_model()) for name, folder in indexes.items()}
     files = [labelled_files(FIT), labelled_files(ROOT / "eval" / "heldout")]
+    if args.by_corpus:
+        files.append(labelled_files(ROOT / "eval" / "unseen"))
     examples = [example for group in files for name, path in group.items() for example in gather({name: path}, engines)]
 
     def engine_of(example):
@@ -101,6 +110,18 @@ def main(argv: list[str] | None = None) -> None:
         for e in examples if e.item.get("answers")
     }
     scores: dict[str, list[float]] = {}
+    if args.by_corpus:
+        results = []
+        for corpus in sorted(set(CORPUS_OF.values())):
+            train = [e for e in examples if CORPUS_OF[e.file] != corpus]
+            test = [e for e in examples if CORPUS_OF[e.file] == corpus]
+            results += one_fold(train, test, engine_of, labels_of, frozenset(args.drop))
+        for name in sorted({r[0] for r in results}):
+            rights = [right for file, _, right in results if file == name]
+            scores[name] = [sum(rights) / len(rights)]
+        print(f"{len(examples)} questions, each corpus scored by models fitted on the others; dropped: {', '.join(args.drop) or 'nothing'}")
+        print(json.dumps({name: round(float(np.mean(values)), 3) for name, values in scores.items()}, indent=1))
+        return
     for seed in SEEDS:
         order = np.random.default_rng(seed).permutation(len(examples))
         fold_of = np.empty(len(examples), dtype=int)

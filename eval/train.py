@@ -4,8 +4,9 @@
 
 Steps, all deterministic (no sampling; scikit-learn's lbfgs on fixed data):
 
-1. build (or bring up to date) two indexes under ``eval/work/``: the shipped
-   ``documents/`` and ``tests/data/pdf/us_constitution.pdf`` alone;
+1. build (or bring up to date) an index per corpus under ``eval/work/``: the
+   shipped ``documents/``, ``tests/data/pdf/us_constitution.pdf`` alone, and the
+   Federal Register PDF alone (the unseen kind of document, only reported on);
 2. ask every question of ``eval/fit/*.jsonl`` and ``tests/data/dev.jsonl`` of
    its index and keep every candidate span with its signals;
 3. the *ranker*: logistic regression, one row per candidate span of an
@@ -50,7 +51,11 @@ from eucaqa.index import build_index, load_index  # noqa: E402
 WORK = ROOT / "eval" / "work"
 FIT = ROOT / "eval" / "fit"
 DEV = ROOT / "tests" / "data" / "dev.jsonl"
-CONSTITUTION_PDF = ROOT / "tests" / "data" / "pdf" / "us_constitution.pdf"
+#: the PDF each corpus but the shipped documents is made of
+CORPUS_PDFS = {
+    "constitution": ROOT / "tests" / "data" / "pdf" / "us_constitution.pdf",
+    "federal_register": ROOT / "tests" / "data" / "pdf" / "federal-register-2020-17221.pdf",
+}
 #: which corpus each labelled file is asked of
 CORPUS_OF = {
     "dev": "eu",
@@ -59,6 +64,8 @@ CORPUS_OF = {
     "unindexed_eu": "eu",
     "constitution": "constitution",
     "unindexed_constitution": "constitution",
+    "federal_register": "federal_register",
+    "unindexed_federal_register": "federal_register",
 }
 #: L2 strength of both logistic models (scikit-learn's C: smaller is stronger)
 RANKER_C = 1.0
@@ -75,13 +82,14 @@ class Example:
 
 
 def corpus_indexes(work: Path = WORK) -> dict[str, Path]:
-    """The two index folders of ``work``, built or brought up to date."""
-    constitution_docs = work / "documents-constitution"
-    constitution_docs.mkdir(parents=True, exist_ok=True)
-    target = constitution_docs / CONSTITUTION_PDF.name
-    if not target.exists():
-        shutil.copyfile(CONSTITUTION_PDF, target)
-    folders = {"eu": (ROOT / "documents", work / "index-eu"), "constitution": (constitution_docs, work / "index-constitution")}
+    """The index folder of each corpus under ``work``, built or brought up to date."""
+    folders = {"eu": (ROOT / "documents", work / "index-eu")}
+    for name, pdf in CORPUS_PDFS.items():
+        documents = work / f"documents-{name.replace('_', '-')}"
+        documents.mkdir(parents=True, exist_ok=True)
+        if not (documents / pdf.name).exists():
+            shutil.copyfile(pdf, documents / pdf.name)
+        folders[name] = (documents, work / f"index-{name.replace('_', '-')}")
     for documents, index in folders.values():
         build_index(documents, index)
     return {name: index for name, (_, index) in folders.items()}

@@ -46,6 +46,24 @@ def constitution_index(tmp_path_factory, embedder):
 
 
 @pytest.fixture(scope="session")
+def federal_register_index(tmp_path_factory, embedder):
+    """An index of the Federal Register PDF alone: a third kind of document, never fitted on."""
+    folder = tmp_path_factory.mktemp("federal-register")
+    documents = folder / "documents"
+    documents.mkdir()
+    shutil.copyfile(PDF_DIR / "federal-register-2020-17221.pdf", documents / "federal-register-2020-17221.pdf")
+    build_index(documents, folder / "index", embedder=embedder)
+    return folder / "index"
+
+
+@pytest.fixture(scope="session")
+def unseen_reports(federal_register_index):
+    """Reports on the kind of document the model was never fitted on (``eval/unseen/``)."""
+    return {name: evaluate_file(EVAL / "unseen" / f"{name}.jsonl", index_dir=federal_register_index)
+            for name in ("federal_register", "unindexed_federal_register")}
+
+
+@pytest.fixture(scope="session")
 def reports(shipped_index, constitution_index):
     """Held-out reports, each file against its own index."""
     eu = {name: evaluate_file(EVAL / "heldout" / f"{name}.jsonl", index_dir=shipped_index)
@@ -98,6 +116,18 @@ def test_answers_hold_the_answer_at_least_as_often_as_the_700_character_baseline
     assert would_hit >= baseline, (would_hit, baseline)
 
 
+def test_a_kind_of_document_never_fitted_on(unseen_reports):
+    report = unseen_reports["federal_register"]
+    assert report.answer_hit >= 0.65
+    assert report.abstained_out_of_scope / report.out_of_scope >= 0.6
+    in_scope = [row for row in report.rows if row.in_scope]
+    assert sum(row.would_hit for row in in_scope) >= sum(row.baseline_hit for row in in_scope)
+    unindexed = unseen_reports["unindexed_federal_register"]
+    assert unindexed.abstained_out_of_scope / unindexed.out_of_scope >= 0.9
+    rows = [row for report in unseen_reports.values() for row in report.rows if row.found]
+    assert expected_calibration_error([row.confidence for row in rows], [row.would_hit for row in rows]) <= 0.2
+
+
 def test_confidence_is_calibrated_on_the_held_out_questions(reports):
     rows = [row for report in reports.values() for row in report.rows if row.found]
     ece = expected_calibration_error([row.confidence for row in rows], [row.would_hit for row in rows])
@@ -116,11 +146,11 @@ def _all_labelled_questions() -> list[str]:
     return [item["question"] for path in files for item in read_questions(path)]
 
 
-def test_no_cited_span_starts_with_a_word_that_points_back(shipped_index, constitution_index):
+def test_no_cited_span_starts_with_a_word_that_points_back(shipped_index, constitution_index, federal_register_index):
     questions = _all_labelled_questions()
     assert len(questions) >= 200
     cited = 0
-    for index_dir in (shipped_index, constitution_index):
+    for index_dir in (shipped_index, constitution_index, federal_register_index):
         index = get_engine(index_dir).index
         texts = dict(zip(index.sources, index.texts))
         for question in questions:
