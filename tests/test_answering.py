@@ -240,18 +240,28 @@ def test_eval_of_a_missing_file_is_exit_2(tmp_path, capsys):
         "What share of Kazakhstan's exports to the EU is oil and gas?",
         "The PCA with Tajikistan came into force in 2010; INOGATE ran 1996-2016.",
         "Ünïcode wörds, a 1 b 22 — and    spaces!",
+        "U.S.-certificated operators, e.g. those of the U.K., No. 152.",
     ],
 )
 def test_lexical_terms_match_bm25s_tokenize(text):
+    """The index tokenises chunk texts with bm25s after joining dotted abbreviations; a question's terms must be the same."""
     import bm25s
     import Stemmer
 
-    from eucaqa.index import BM25_STOPWORDS
+    from eucaqa.index import BM25_STOPWORDS, join_abbreviations
     from eucaqa.retrieval import lexical_terms
 
-    expected = bm25s.tokenize([text], stopwords=BM25_STOPWORDS, stemmer=Stemmer.Stemmer("english"),
+    expected = bm25s.tokenize([join_abbreviations(text)], stopwords=BM25_STOPWORDS, stemmer=Stemmer.Stemmer("english"),
                               return_ids=False, show_progress=False)[0]
     assert lexical_terms(text) == expected
+
+
+def test_an_abbreviation_with_full_stops_is_the_same_term_as_without():
+    from eucaqa.retrieval import lexical_terms
+
+    assert lexical_terms("U.S. operators") == lexical_terms("US operators") == ["us", "oper"]
+    assert lexical_terms("the U.K.") == lexical_terms("the UK")
+    assert lexical_terms("S. Golunov, No. 152") == lexical_terms("S Golunov, No 152")
 
 
 def test_each_rankings_top_hit_is_kept():

@@ -20,6 +20,7 @@ from .evidence import (
 )
 from .index import LoadedIndex
 from .names import name_initials, name_runs, name_words, names_terms, number_terms
+from .index import join_abbreviations
 from .retrieval import Passage, lexical_terms
 
 #: Characters of a whole answer; a span with its context must fit in it.
@@ -81,7 +82,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             elif row in stems:
                 present = stems[row]
             else:  # only the words holding a term's first letters can match it
-                words = _words_holding(text.lower(), prefixes)
+                words = _words_holding(join_abbreviations(text).lower(), prefixes)
                 present = set(lexical_terms(" ".join(words))) if words else set()
             matched[row] = question.matched(present)
         return matched[row]

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .index import BM25_STOPWORDS, LoadedIndex
+from .index import BM25_STOPWORDS, LoadedIndex, join_abbreviations
 
 #: The usual RRF constant (Cormack et al., 2009): damps the weight of top ranks.
 RRF_K = 60
@@ -93,10 +93,11 @@ def lexical_terms(text: str) -> list[str]:
 
     The same steps as ``bm25s.tokenize`` (lower case, its token pattern, its
     stopword list, Snowball English), without its per-call set-up, which
-    costs more than the work itself on a single sentence.
+    costs more than the work itself on a single sentence; abbreviations with
+    full stops are joined first (:func:`join_abbreviations`), as the index does.
     """
     stopwords = _stopwords()
-    return _stem_words([word for word in _TOKEN.findall(text.lower()) if word not in stopwords])
+    return _stem_words([word for word in _TOKEN.findall(join_abbreviations(text).lower()) if word not in stopwords])
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:

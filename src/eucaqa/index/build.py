@@ -188,6 +188,7 @@ def build_config(settings: Settings, embedder: Embedder) -> dict:
             "overlap_sentences": settings.chunk_overlap_sentences,
             "sentences": "blingfire",
             "bm25_stopwords": BM25_STOPWORDS,
+            "bm25_abbreviations_joined": True,
             "text_cleaning": TEXT_CLEANING_VERSION,
         },
     }

@@ -30,6 +30,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -71,6 +72,17 @@ HNSW_EF_SEARCH = 1024
 RESCORE_FACTOR = 2
 RESCORE_POOL = 160
 BM25_STOPWORDS = "en_plus"
+
+#: An abbreviation written with full stops, "U.S." or "e.g.": each letter alone is no token.
+_DOTTED_ABBREVIATION = re.compile(r"\b(?:[^\W\d_]\.){2,}")
+
+
+def join_abbreviations(text: str) -> str:
+    """Write abbreviations with full stops without them ("U.S." -> "US"), so that the
+    token pattern, which skips one-letter words, sees them as the word they stand for."""
+    if "." not in text:
+        return text
+    return _DOTTED_ABBREVIATION.sub(lambda match: match.group(0).replace(".", ""), text)
 
 
 @dataclass
@@ -195,7 +207,7 @@ def write_build(
         logger.debug("phase: writing bm25")
         chunk_texts = [documents[d].text[s:e] for d, _, s, e, _, _ in chunks.tolist()]
         tokens = bm25s.tokenize(
-            chunk_texts, stopwords=BM25_STOPWORDS, stemmer=Stemmer.Stemmer("english"), show_progress=False
+            [join_abbreviations(text) for text in chunk_texts], stopwords=BM25_STOPWORDS, stemmer=Stemmer.Stemmer("english"), show_progress=False
         )
         bm25 = bm25s.BM25()
         bm25.index(tokens, show_progress=False)
