@@ -4,13 +4,9 @@
 
 Writes ``eval/fit/*.jsonl`` and ``eval/heldout/*.jsonl``. Answerable and
 unanswerable questions are split separately, so each half keeps the set's mix.
-Two more files per half ask the questions of one corpus against the *other*
+Three more files per half ask the questions of one corpus against *another*
 corpus's index, where nothing answers them (``unindexed_*``): questions about
 documents that are not indexed.
-
-The third kind of document, ``federal_register.jsonl``, is never fitted on: it
-goes whole to ``eval/unseen/``, with the held-out answerable questions of the
-other two sets asked of its index (``unindexed_federal_register``).
 """
 
 from __future__ import annotations
@@ -22,9 +18,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 SEED = 20261125
-SETS = {"inscope": "inscope.jsonl", "near_topic": "near_topic.jsonl", "constitution": "constitution.jsonl"}
-#: sets that are never fitted on, not even in part
-UNSEEN = {"federal_register": "federal_register.jsonl"}
+SETS = {
+    "inscope": "inscope.jsonl",
+    "near_topic": "near_topic.jsonl",
+    "constitution": "constitution.jsonl",
+    "federal_register": "federal_register.jsonl",
+}
 
 
 def read(path: Path) -> list[dict]:
@@ -63,14 +62,10 @@ def main() -> None:
         # Asked of the EU index: constitution questions; of the constitution index: EU questions.
         write(HERE / half / "unindexed_eu.jsonl", unanswerable(sets["constitution"], "x"))
         write(HERE / half / "unindexed_constitution.jsonl", unanswerable(sets["inscope"], "x"))
+        # Asked of the Federal Register index: the EU and constitution questions.
+        write(HERE / half / "unindexed_federal_register.jsonl",
+              unanswerable(sets["inscope"], "x") + unanswerable(sets["constitution"], "x"))
         print(half, {name: len(items) for name, items in sets.items()})
-    unseen = {name: read(HERE / file) for name, file in UNSEEN.items()}
-    for name, items in unseen.items():
-        write(HERE / "unseen" / f"{name}.jsonl", items)
-    held = halves["heldout"]
-    write(HERE / "unseen" / "unindexed_federal_register.jsonl",
-          unanswerable(held["inscope"], "x") + unanswerable(held["constitution"], "x"))
-    print("unseen", {name: len(items) for name, items in unseen.items()})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Print the held-out figures of the README's "Answer quality" as a Markdown table.
 
-    .venv/bin/python eval/report.py            # the held-out halves and the unseen sets (default)
+    .venv/bin/python eval/report.py            # the held-out halves (default)
     .venv/bin/python eval/report.py fit        # the fit halves, for comparison
 """
 
@@ -23,28 +23,23 @@ from eucaqa.evaluation import evaluate_file, expected_calibration_error  # noqa:
 def main() -> None:
     half = sys.argv[1] if len(sys.argv) > 1 else "heldout"
     indexes = corpus_indexes()
-    folders = [half, "unseen"] if half == "heldout" else [half]
-    files = {"dev": (DEV, "dev (whole)")}
-    for folder in folders:
-        files.update({path.stem: (path, f"{folder}/{path.stem}") for path in sorted((HERE / folder).glob("*.jsonl"))})
+    files = {"dev": DEV, **{path.stem: path for path in sorted((HERE / half).glob("*.jsonl"))}}
     print("| set | questions | answer_hit | answered | abstained | would-hit | baseline | ECE |")
     print("|---|---|---|---|---|---|---|---|")
-    answered_rows: dict[str, list] = {}
-    for name, (path, label) in files.items():
+    answered_rows = []
+    for name, path in files.items():
         report = evaluate_file(path, index_dir=indexes[CORPUS_OF[name]])
-        group = "unseen" if label.startswith("unseen/") else f"dev and {half}"
-        answered_rows.setdefault(group, []).extend(row for row in report.rows if row.found)
+        answered_rows += [row for row in report.rows if row.found]
         in_scope = [row for row in report.rows if row.in_scope]
         would = f"{sum(r.would_hit for r in in_scope) / len(in_scope):.3f}" if in_scope else "–"
         answer_hit = f"{report.answer_hit:.3f}" if in_scope else "–"
         answered = f"{report.answered_in_scope}/{report.in_scope}" if report.in_scope else "–"
         abstained = f"{report.abstained_out_of_scope}/{report.out_of_scope}" if report.out_of_scope else "–"
         baseline = f"{report.baseline_hit:.3f}" if in_scope else "–"
+        label = "dev (whole)" if name == "dev" else f"{half}/{name}"
         print(f"| {label} | {report.questions} | {answer_hit} | {answered} | {abstained} | {would} | {baseline} | {report.ece:.3f} |")
-    print()
-    for group, rows in answered_rows.items():
-        ece = expected_calibration_error([r.confidence for r in rows], [r.would_hit for r in rows])
-        print(f"ECE over every answered question of {group}: {ece:.3f}")
+    ece = expected_calibration_error([r.confidence for r in answered_rows], [r.would_hit for r in answered_rows])
+    print(f"\nECE over every answered question above: {ece:.3f}")
 
 
 if __name__ == "__main__":

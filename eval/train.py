@@ -6,7 +6,7 @@ Steps, all deterministic (no sampling; scikit-learn's lbfgs on fixed data):
 
 1. build (or bring up to date) an index per corpus under ``eval/work/``: the
    shipped ``documents/``, ``tests/data/pdf/us_constitution.pdf`` alone, and the
-   Federal Register PDF alone (the unseen kind of document, only reported on);
+   Federal Register PDF alone;
 2. ask every question of ``eval/fit/*.jsonl`` and ``tests/data/dev.jsonl`` of
    its index and keep every candidate span with its signals;
 3. the *ranker*: logistic regression, one row per candidate span of an

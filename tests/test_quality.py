@@ -47,7 +47,7 @@ def constitution_index(tmp_path_factory, embedder):
 
 @pytest.fixture(scope="session")
 def federal_register_index(tmp_path_factory, embedder):
-    """An index of the Federal Register PDF alone: a third kind of document, never fitted on."""
+    """An index of the Federal Register PDF alone: the third kind of document."""
     folder = tmp_path_factory.mktemp("federal-register")
     documents = folder / "documents"
     documents.mkdir()
@@ -57,20 +57,15 @@ def federal_register_index(tmp_path_factory, embedder):
 
 
 @pytest.fixture(scope="session")
-def unseen_reports(federal_register_index):
-    """Reports on the kind of document the model was never fitted on (``eval/unseen/``)."""
-    return {name: evaluate_file(EVAL / "unseen" / f"{name}.jsonl", index_dir=federal_register_index)
-            for name in ("federal_register", "unindexed_federal_register")}
-
-
-@pytest.fixture(scope="session")
-def reports(shipped_index, constitution_index):
+def reports(shipped_index, constitution_index, federal_register_index):
     """Held-out reports, each file against its own index."""
     eu = {name: evaluate_file(EVAL / "heldout" / f"{name}.jsonl", index_dir=shipped_index)
           for name in ("inscope", "near_topic", "unindexed_eu")}
     constitution = {name: evaluate_file(EVAL / "heldout" / f"{name}.jsonl", index_dir=constitution_index)
                     for name in ("constitution", "unindexed_constitution")}
-    return {"dev": evaluate_file(TESTS_DEV_SET, index_dir=shipped_index), **eu, **constitution}
+    federal_register = {name: evaluate_file(EVAL / "heldout" / f"{name}.jsonl", index_dir=federal_register_index)
+                        for name in ("federal_register", "unindexed_federal_register")}
+    return {"dev": evaluate_file(TESTS_DEV_SET, index_dir=shipped_index), **eu, **constitution, **federal_register}
 
 
 def test_the_dev_set_keeps_its_targets(reports):
@@ -88,12 +83,12 @@ def test_the_answering_phrase_overlaps_the_expected_answer(reports):
 def test_held_out_in_scope_questions(reports):
     inscope = reports["inscope"]
     assert inscope.answer_hit >= 0.87
-    assert inscope.answered_in_scope / inscope.in_scope >= 0.93
+    assert inscope.answered_in_scope / inscope.in_scope >= 0.95
 
 
 def test_held_out_second_domain(reports):
     constitution = reports["constitution"]
-    assert constitution.answer_hit >= 0.75
+    assert constitution.answer_hit >= 0.85
     assert constitution.abstained_out_of_scope / constitution.out_of_scope >= 0.75
 
 
@@ -104,28 +99,22 @@ def test_held_out_near_topic_questions(reports):
 
 
 def test_questions_about_documents_not_indexed_are_abstained_on(reports):
-    for name in ("unindexed_eu", "unindexed_constitution"):
+    for name in ("unindexed_eu", "unindexed_constitution", "unindexed_federal_register"):
         report = reports[name]
         assert report.abstained_out_of_scope / report.out_of_scope >= 0.9, name
 
 
 def test_answers_hold_the_answer_at_least_as_often_as_the_700_character_baseline(reports):
-    rows = [row for name in ("inscope", "constitution") for row in reports[name].rows if row.in_scope]
+    rows = [row for name in ("inscope", "constitution", "federal_register") for row in reports[name].rows if row.in_scope]
     would_hit = sum(row.would_hit for row in rows)
     baseline = sum(row.baseline_hit for row in rows)
     assert would_hit >= baseline, (would_hit, baseline)
 
 
-def test_a_kind_of_document_never_fitted_on(unseen_reports):
-    report = unseen_reports["federal_register"]
-    assert report.answer_hit >= 0.65
-    assert report.abstained_out_of_scope / report.out_of_scope >= 0.6
-    in_scope = [row for row in report.rows if row.in_scope]
-    assert sum(row.would_hit for row in in_scope) >= sum(row.baseline_hit for row in in_scope)
-    unindexed = unseen_reports["unindexed_federal_register"]
-    assert unindexed.abstained_out_of_scope / unindexed.out_of_scope >= 0.9
-    rows = [row for report in unseen_reports.values() for row in report.rows if row.found]
-    assert expected_calibration_error([row.confidence for row in rows], [row.would_hit for row in rows]) <= 0.2
+def test_held_out_third_domain(reports):
+    report = reports["federal_register"]
+    assert report.answer_hit >= 0.7
+    assert report.abstained_out_of_scope / report.out_of_scope >= 0.7
 
 
 def test_confidence_is_calibrated_on_the_held_out_questions(reports):
