@@ -272,3 +272,23 @@ def test_each_rankings_top_hit_is_kept():
     assert keep_each_top_hit(fused, [[9, 2], [8, 3]], 3) == [1, 9, 8]
     assert keep_each_top_hit(fused, [[1], [2]], 2) == [1, 2]
     assert keep_each_top_hit(fused, [[9], [8]], 1) == [1]
+
+
+def test_the_sentence_cache_changes_no_answer_and_stays_bounded(shipped_index, monkeypatch):
+    import eucaqa.candidates as candidates
+    from eucaqa.answering import get_engine
+
+    engine = get_engine(shipped_index)
+    questions = [item["question"] for item in read_questions(TESTS_DEV_SET)]
+
+    def replies() -> list[dict]:
+        return [{**engine.answer(q).to_dict(), "seconds": 0} for q in questions]
+
+    engine.sentence_cache.clear()
+    first = replies()  # the cache fills as the questions are asked
+    assert engine.sentence_cache.stems
+    assert replies() == first  # answered again from the cache
+    monkeypatch.setattr(candidates, "CACHED_SENTENCES", 10)
+    engine.sentence_cache.clear()
+    assert replies() == first
+    assert 0 < len(engine.sentence_cache.stems) <= 10

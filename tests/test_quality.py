@@ -279,20 +279,3 @@ def test_matched_terms_agree_with_term_matches():
         assert question.matched(present) == {t for t in terms | names if term_matches(t, present)}
 
     check()
-
-
-def test_only_words_holding_a_terms_first_letters_can_match_it(shipped_index):
-    """The shortcut of describe_candidates: stemming only the words that hold a term's
-    first letters finds the same terms as stemming the whole sentence, on real text."""
-    from eucaqa.candidates import _words_holding, term_prefixes
-    from eucaqa.retrieval import lexical_terms
-
-    engine = get_engine(shipped_index)
-    texts = [engine.index.sentence_text(row) for row in range(len(engine.index.sentences))]
-    stems = [set(lexical_terms(text)) for text in texts]
-    for item in read_questions(EVAL / "inscope.jsonl")[:40]:
-        question = engine._parse(item["question"])
-        prefixes = term_prefixes(set(question.weights) | question.names)
-        for text, present in zip(texts, stems):
-            words = _words_holding(text.lower(), prefixes)
-            assert question.matched(set(lexical_terms(" ".join(words)))) == question.matched(present), text

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .answer_model import AnswerModel, load_answer_model
-from .candidates import MAX_ANSWER_CHARS, describe_candidates
+from .candidates import MAX_ANSWER_CHARS, SentenceCache, describe_candidates
 from .errors import IndexFormatError
 from .evidence import (
     ANSWER_FEATURES,
@@ -129,6 +129,7 @@ class Engine:
         self.retriever = Retriever(index)
         self.embedder = shared_embedder()
         self.model = model or load_answer_model()
+        self.sentence_cache = SentenceCache(index)
         expected = index.manifest["model"]["fingerprint"]
         if self.embedder.fingerprint() != expected:
             raise IndexFormatError(
@@ -184,7 +185,7 @@ class Engine:
         parsed = self._parse(text)
         extra = max(0, CANDIDATE_PASSAGES - top_k)
         searched = self.retriever.search(parsed.vector, list(parsed.weights), top_k, extra=extra)
-        return Evidence(parsed, searched[:top_k], describe_candidates(self.index, parsed, searched))
+        return Evidence(parsed, searched[:top_k], describe_candidates(self.index, parsed, searched, self.sentence_cache))
 
     def _parse(self, text: str) -> Question:
         vector = self.embedder.encode_query(text)

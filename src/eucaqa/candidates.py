@@ -20,7 +20,6 @@ from .evidence import (
 )
 from .index import LoadedIndex
 from .names import name_initials, name_runs, name_words, names_terms, number_terms
-from .index import join_abbreviations
 from .retrieval import Passage, lexical_terms
 
 #: Characters of a whole answer; a span with its context must fit in it.
@@ -36,9 +35,56 @@ SHORTLIST_EACH = 10
 NAME_CONTEXT_SENTENCES = 6
 
 
-def describe_candidates(index: LoadedIndex, question: Question, passages: list[Passage]) -> list[Candidate]:
+class SentenceCache:
+    """What the candidates need to know of a sentence whatever the question: its stems, the
+    numbers it names and the initials of its names. Kept per loaded index across questions,
+    for at most :data:`CACHED_SENTENCES` sentences (then it starts again)."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self.index = index
+        self.stems: dict[int, frozenset[str]] = {}
+        self.numbers: dict[int, frozenset[str]] = {}
+        self.initials: dict[int, tuple[list[str], set[str]]] = {}
+
+    def clear(self) -> None:
+        for table in (self.stems, self.numbers, self.initials):
+            table.clear()
+
+    def _room(self, table: dict) -> None:
+        if len(table) >= CACHED_SENTENCES:
+            table.clear()
+
+    def stems_of(self, row: int) -> frozenset[str]:
+        found = self.stems.get(row)
+        if found is None:
+            self._room(self.stems)
+            found = self.stems[row] = frozenset(lexical_terms(self.index.sentence_text(row)))
+        return found
+
+    def numbers_of(self, row: int) -> frozenset[str]:
+        found = self.numbers.get(row)
+        if found is None:
+            self._room(self.numbers)
+            found = self.numbers[row] = frozenset(number_terms(self.index.sentence_text(row)))
+        return found
+
+    def initials_of(self, row: int) -> tuple[list[str], set[str]]:
+        found = self.initials.get(row)
+        if found is None:
+            self._room(self.initials)
+            found = self.initials[row] = name_initials(self.index.sentence_text(row))
+        return found
+
+
+#: Sentences whose stems a SentenceCache keeps (about 2 KB each).
+CACHED_SENTENCES = 20000
+
+
+def describe_candidates(index: LoadedIndex, question: Question, passages: list[Passage],
+                        cache: SentenceCache | None = None) -> list[Candidate]:
     """Every sentence of ``passages`` as a citable span, the best by cosine and by word
     overlap described by the signals of :data:`~eucaqa.evidence.CANDIDATE_FEATURES`."""
+    cache = cache or SentenceCache(index)
     table = index.sentences
     count = len(table)
     rank_of: dict[int, int] = {}
@@ -55,7 +101,6 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
     place = {row: (int(doc), int(page)) for row, (doc, page) in zip(nearby, table[nearby, :2].tolist())}
     texts: dict[int, str] = {}
     matched: dict[int, set[str]] = {}
-    stems: dict[int, set[str]] = {}
 
     def text_of(row: int) -> str:
         if row not in texts:
@@ -64,35 +109,14 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
 
     # "Twelfth Amendment" is found as "Amendment XII" or "12th Amendment" (see names.number_terms)
     asks_numbers = any(term.isdigit() for term in question.all_names)
-
-    # A sentence can hold a term of the question only if its text holds the term's first
-    # letters (see term_prefixes); most sentences hold none and need not be stemmed to know.
-    prefixes = None if asks_numbers else term_prefixes(set(question.weights) | question.names)
-
-    def stems_of(row: int) -> set[str]:
-        if row not in stems:
-            stems[row] = set(lexical_terms(text_of(row)))
-        return stems[row]
+    stems_of = cache.stems_of
+    initials_of = cache.initials_of
 
     def matched_of(row: int) -> set[str]:
         if row not in matched:
-            text = text_of(row)
-            if prefixes is None:
-                present = stems_of(row) | number_terms(text)
-            elif row in stems:
-                present = stems[row]
-            else:  # only the words holding a term's first letters can match it
-                words = _words_holding(join_abbreviations(text).lower(), prefixes)
-                present = set(lexical_terms(" ".join(words))) if words else set()
+            present = stems_of(row) | cache.numbers_of(row) if asks_numbers else stems_of(row)
             matched[row] = question.matched(present)
         return matched[row]
-
-    initials: dict[int, tuple[list[str], set[str]]] = {}
-
-    def initials_of(row: int) -> tuple[list[str], set[str]]:
-        if row not in initials:
-            initials[row] = name_initials(text_of(row))
-        return initials[row]
 
     def same(row: int, other: int, page: bool = False) -> bool:
         if other not in place:
@@ -165,30 +189,6 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
         ], dtype=np.float64)
         candidates.append(Candidate(row=row, first=first, chars=len(span_text), features=features))
     return candidates
-
-
-def term_prefixes(terms: set[str]) -> set[str]:
-    """Letters that a sentence's lower-case text holds whenever one of its stems matches
-    one of ``terms`` (see :meth:`~eucaqa.evidence.Question.matched`). A stem is the start of
-    its word but for the last letter, which stemming may change ("countri" from "country",
-    "take" from "taking"); a variant of a term of 5+ letters shares its first 4."""
-    return {term[:4] if len(term) >= 5 else term[:-1] if term[-1] in "ei" else term for term in terms}
-
-
-def _words_holding(text: str, prefixes: set[str]) -> set[str]:
-    """The words (runs of word characters) of ``text`` that hold one of ``prefixes``."""
-    words = set()
-    for prefix in prefixes:
-        at = text.find(prefix)
-        while at >= 0:
-            start, end = at, at + len(prefix)
-            while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-                start -= 1
-            while end < len(text) and (text[end].isalnum() or text[end] == "_"):
-                end += 1
-            words.add(text[start:end])
-            at = text.find(prefix, end)
-    return words
 
 
 def _ranks(values: dict[int, float]) -> dict[int, int]:

@@ -75,12 +75,14 @@ BM25_STOPWORDS = "en_plus"
 
 #: An abbreviation written with full stops, "U.S." or "e.g.": each letter alone is no token.
 _DOTTED_ABBREVIATION = re.compile(r"\b(?:[^\W\d_]\.){2,}")
+#: What every such abbreviation holds: found much faster, since it opens with a plain full stop.
+_DOT_LETTER_DOT = re.compile(r"\.[^\W\d_]\.")
 
 
 def join_abbreviations(text: str) -> str:
     """Write abbreviations with full stops without them ("U.S." -> "US"), so that the
     token pattern, which skips one-letter words, sees them as the word they stand for."""
-    if "." not in text:
+    if "." not in text or not _DOT_LETTER_DOT.search(text):
         return text
     return _DOTTED_ABBREVIATION.sub(lambda match: match.group(0).replace(".", ""), text)
 
