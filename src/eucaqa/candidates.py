@@ -33,6 +33,8 @@ SHORTLIST_EACH = 10
 #: A name the question gives may stand this many sentences before the span (a heading,
 #: the subject of a paragraph) without the span being about something else.
 NAME_CONTEXT_SENTENCES = 6
+#: Sentences whose stems, numbers and initials a SentenceCache keeps (about 2 KB each).
+CACHED_SENTENCES = 20000
 
 
 class SentenceCache:
@@ -74,10 +76,6 @@ class SentenceCache:
             self._room(self.initials)
             found = self.initials[row] = name_initials(self.index.sentence_text(row))
         return found
-
-
-#: Sentences whose stems a SentenceCache keeps (about 2 KB each).
-CACHED_SENTENCES = 20000
 
 
 def describe_candidates(index: LoadedIndex, question: Question, passages: list[Passage],
