@@ -24,6 +24,9 @@ SETS = {
     "constitution": "constitution.jsonl",
     "federal_register": "federal_register.jsonl",
 }
+#: Questions written later for a set: split on their own and added to that set's halves,
+#: so that the questions already split keep their half.
+EXTRA = {"inscope": "inscope_extra.jsonl", "near_topic": "near_topic_extra.jsonl"}
 
 
 def read(path: Path) -> list[dict]:
@@ -56,6 +59,10 @@ def main() -> None:
     for name, file in SETS.items():
         fit, heldout = split(read(HERE / file), rng)
         halves["fit"][name], halves["heldout"][name] = fit, heldout
+    for name, file in EXTRA.items():
+        fit, heldout = split(read(HERE / file), rng)
+        halves["fit"][name] += fit
+        halves["heldout"][name] += heldout
     for half, sets in halves.items():
         for name, items in sets.items():
             write(HERE / half / f"{name}.jsonl", items)
