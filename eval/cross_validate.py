@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Cross-validate the answer model on all labelled questions.")
     parser.add_argument("--drop", nargs="*", default=[], help="signals to leave out of both models")
     parser.add_argument("--by-corpus", action="store_true", help="fit on two corpora, score the third")
-    parser.add_argument("--leave-out", choices=sorted(set(CORPUS_OF.values())), help="with --by-corpus: fit on one corpus only, never on this one")
+    parser.add_argument("--leave-out", choices=sorted(set(CORPUS_OF.values())),
+                        help="with --by-corpus: fit on one corpus only, never on this one")
     args = parser.parse_args(argv)
     unknown = set(args.drop) - set(CANDIDATE_FEATURES) - set(ANSWER_FEATURES)
     if unknown:
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
             rights = [right for file, _, right in results if file == name]
             scores[name] = [sum(rights) / len(rights)]
         never = f", never on {args.leave_out}" if args.leave_out else ""
-        print(f"{len(examples)} questions, each corpus scored by models fitted on the others{never}; dropped: {', '.join(args.drop) or 'nothing'}")
+        dropped = ", ".join(args.drop) or "nothing"
+        print(f"{len(examples)} questions, each corpus scored by models fitted on the others{never}; dropped: {dropped}")
         print(json.dumps({name: round(float(np.mean(values)), 3) for name, values in scores.items()}, indent=1))
         return
     for seed in SEEDS:

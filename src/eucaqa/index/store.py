@@ -209,7 +209,10 @@ def write_build(
         logger.debug("phase: writing bm25")
         chunk_texts = [documents[d].text[s:e] for d, _, s, e, _, _ in chunks.tolist()]
         tokens = bm25s.tokenize(
-            [join_abbreviations(text) for text in chunk_texts], stopwords=BM25_STOPWORDS, stemmer=Stemmer.Stemmer("english"), show_progress=False
+            [join_abbreviations(text) for text in chunk_texts],
+            stopwords=BM25_STOPWORDS,
+            stemmer=Stemmer.Stemmer("english"),
+            show_progress=False,
         )
         bm25 = bm25s.BM25()
         bm25.index(tokens, show_progress=False)
