@@ -2,6 +2,7 @@
 
     .venv/bin/python eval/report.py            # the held-out halves (default)
     .venv/bin/python eval/report.py fit        # the fit halves, for comparison
+    .venv/bin/python eval/report.py sealed     # the sealed set (eval/sealed/README.md): report only
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def main() -> None:
     half = sys.argv[1] if len(sys.argv) > 1 else "heldout"
     indexes = corpus_indexes()
     files = {"dev": DEV, **{path.stem: path for path in sorted((HERE / half).glob("*.jsonl"))}}
+    if half == "sealed":  # questions on the shipped documents only
+        files = {name: path for name, path in files.items() if name != "dev"}
     print("| set | questions | answer_hit | answered | abstained | would-hit | baseline | ECE |")
     print("|---|---|---|---|---|---|---|---|")
     answered_rows = []
