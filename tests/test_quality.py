@@ -34,26 +34,25 @@ EVAL = ROOT / "eval"
 POINTING_BACK_WORDS = {"it", "its", "this", "these", "those", "they", "their", "he", "she", "his", "her", "such"}
 
 
+def _index_of_one_pdf(tmp_path_factory, embedder, pdf_name: str):
+    folder = tmp_path_factory.mktemp(pdf_name.removesuffix(".pdf"))
+    documents = folder / "documents"
+    documents.mkdir()
+    shutil.copyfile(PDF_DIR / pdf_name, documents / pdf_name)
+    build_index(documents, folder / "index", embedder=embedder)
+    return folder / "index"
+
+
 @pytest.fixture(scope="session")
 def constitution_index(tmp_path_factory, embedder):
     """An index of us_constitution.pdf alone: the second kind of document."""
-    folder = tmp_path_factory.mktemp("constitution")
-    documents = folder / "documents"
-    documents.mkdir()
-    shutil.copyfile(PDF_DIR / "us_constitution.pdf", documents / "us_constitution.pdf")
-    build_index(documents, folder / "index", embedder=embedder)
-    return folder / "index"
+    return _index_of_one_pdf(tmp_path_factory, embedder, "us_constitution.pdf")
 
 
 @pytest.fixture(scope="session")
 def federal_register_index(tmp_path_factory, embedder):
     """An index of the Federal Register PDF alone: the third kind of document."""
-    folder = tmp_path_factory.mktemp("federal-register")
-    documents = folder / "documents"
-    documents.mkdir()
-    shutil.copyfile(PDF_DIR / "federal-register-2020-17221.pdf", documents / "federal-register-2020-17221.pdf")
-    build_index(documents, folder / "index", embedder=embedder)
-    return folder / "index"
+    return _index_of_one_pdf(tmp_path_factory, embedder, "federal-register-2020-17221.pdf")
 
 
 @pytest.fixture(scope="session")

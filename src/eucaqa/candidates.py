@@ -52,30 +52,31 @@ class SentenceCache:
         for table in (self.stems, self.numbers, self.initials):
             table.clear()
 
-    def _room(self, table: dict) -> None:
-        if len(table) >= CACHED_SENTENCES:
-            table.clear()
-
     def stems_of(self, row: int) -> frozenset[str]:
-        found = self.stems.get(row)
-        if found is None:
-            self._room(self.stems)
-            found = self.stems[row] = frozenset(lexical_terms(self.index.sentence_text(row)))
-        return found
+        return self._cached(self.stems, row, _stem_set)
 
     def numbers_of(self, row: int) -> frozenset[str]:
-        found = self.numbers.get(row)
-        if found is None:
-            self._room(self.numbers)
-            found = self.numbers[row] = frozenset(number_terms(self.index.sentence_text(row)))
-        return found
+        return self._cached(self.numbers, row, _number_set)
 
     def initials_of(self, row: int) -> tuple[list[str], set[str]]:
-        found = self.initials.get(row)
+        return self._cached(self.initials, row, name_initials)
+
+    def _cached(self, table: dict, row: int, read):
+        """``table[row]``, first set to ``read(the sentence's text)``; a full table starts again."""
+        found = table.get(row)
         if found is None:
-            self._room(self.initials)
-            found = self.initials[row] = name_initials(self.index.sentence_text(row))
+            if len(table) >= CACHED_SENTENCES:
+                table.clear()
+            found = table[row] = read(self.index.sentence_text(row))
         return found
+
+
+def _stem_set(text: str) -> frozenset[str]:
+    return frozenset(lexical_terms(text))
+
+
+def _number_set(text: str) -> frozenset[str]:
+    return frozenset(number_terms(text))
 
 
 def describe_candidates(index: LoadedIndex, question: Question, passages: list[Passage],
