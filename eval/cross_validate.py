@@ -49,10 +49,11 @@ from train import (  # noqa: E402
     labelled_files,
     neutral_model,
     span_text,
+    untyped_confidence,
 )
 
 from eucaqa.answer_model import AnswerModel  # noqa: E402
-from eucaqa.answering import Engine, answer_features, decide  # noqa: E402
+from eucaqa.answering import Engine, answer_features, decide, untyped  # noqa: E402
 from eucaqa.evaluation import contains_any  # noqa: E402
 from eucaqa.evidence import ANSWER_FEATURES, CANDIDATE_FEATURES  # noqa: E402
 from eucaqa.index import load_index  # noqa: E402
@@ -66,17 +67,20 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]
     labels = np.concatenate([labels_of[id(e)] for e in train if id(e) in labels_of])
     ranker = fit_logistic(rows, labels, CANDIDATE_FEATURES, RANKER_C, drop)
     model = AnswerModel(ranker, neutral_model().confidence, 0.5, 0.0)
-    answer_rows, hits = [], []
+    answer_rows, hits, untyped_answers = [], [], []
     for example in train:
         chosen, _ = decide(example.evidence, model)
         if chosen:
             answer_rows.append(answer_features(example.evidence, chosen[0]))
             hits.append(answer_hit(example, engine_of(example), chosen))
-    confidence = fit_logistic(np.vstack(answer_rows), np.array(hits, dtype=int), ANSWER_FEATURES, CONFIDENCE_C, drop)
+            untyped_answers.append(untyped(example.evidence, chosen))
+    rows, labels, untyped_answers = np.vstack(answer_rows), np.array(hits, dtype=int), np.array(untyped_answers)
+    confidence = fit_logistic(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop)
+    cap = untyped_confidence(labels, untyped_answers)
     with contextlib.redirect_stdout(io.StringIO()):  # train.py prints its grid; not wanted per fold
-        rows, labels = np.vstack(answer_rows), np.array(hits, dtype=int)
-        threshold = choose_threshold(held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop), labels.astype(bool))
-    model = AnswerModel(ranker, confidence, threshold, 0.0)
+        probabilities = held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop)
+        threshold = choose_threshold(np.where(untyped_answers, np.minimum(probabilities, cap), probabilities), labels.astype(bool))
+    model = AnswerModel(ranker, confidence, threshold, 0.0, cap)
     results = []
     for example in test:
         chosen, value = decide(example.evidence, model)

@@ -15,7 +15,9 @@ Steps, all deterministic (no sampling; scikit-learn's lbfgs on fixed data):
    answer: the value of a small grid with the best answer_hit on the fit data;
 5. the *confidence* model: logistic regression, one row per question, label
    "the answer the ranker builds holds an accepted answer" (0 for every
-   question the documents cannot answer);
+   question the documents cannot answer); and the cap on the confidence of an
+   answer none of whose spans holds the kind of thing the question asks for
+   (date, amount, share, person, place): (right + 1) / (such answers + 2);
 6. the threshold of ``Answer.found``: the grid value with the best balanced
    accuracy (answerable answered right, unanswerable abstained) on the fit
    data, each question's confidence taken from a confidence model fitted
@@ -43,7 +45,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from eucaqa.answer_model import MODEL_FILE, AnswerModel, LogisticModel, load_answer_model  # noqa: E402
-from eucaqa.answering import Engine, Evidence, answer_features, decide  # noqa: E402
+from eucaqa.answering import Engine, Evidence, answer_features, decide, untyped  # noqa: E402
 from eucaqa.evaluation import contains_any, read_questions  # noqa: E402
 from eucaqa.evidence import ANSWER_FEATURES, CANDIDATE_FEATURES  # noqa: E402
 from eucaqa.index import build_index, load_index  # noqa: E402
@@ -156,6 +158,11 @@ def choose_threshold(probabilities: np.ndarray, hit: np.ndarray) -> float:
     return threshold
 
 
+def untyped_confidence(labels: np.ndarray, untyped_answers: np.ndarray) -> float:
+    """The cap on the confidence of an answer lacking the type asked for: its share right, smoothed."""
+    return round(float((labels[untyped_answers].sum() + 1) / (untyped_answers.sum() + 2)), 4)
+
+
 def answer_hit(example: Example, engine: Engine, chosen) -> bool:
     accepted = example.item.get("answers") or []
     return bool(accepted) and contains_any(" ".join(span_text(engine, c.first, c.row) for c in chosen), accepted)
@@ -209,19 +216,23 @@ def main(argv: list[str] | None = None) -> None:
     print("answer_hit by follow-up share:", {k: round(v / len(answerable), 3) for k, v in scores.items()}, "->", follow_up)
 
     model = AnswerModel(ranker, placeholder, 0.5, follow_up)
-    rows, labels = [], []
+    rows, labels, untyped_answers = [], [], []
     for example in examples:
         chosen, _ = decide(example.evidence, model)
         if not chosen:
             continue
         rows.append(answer_features(example.evidence, chosen[0]))
         labels.append(answer_hit(example, engine_of[id(example)], chosen))
-    confidence = fit_logistic(np.vstack(rows), np.array(labels, dtype=int), ANSWER_FEATURES, CONFIDENCE_C)
-    print(f"confidence: {len(rows)} questions, {sum(labels)} answered right")
+        untyped_answers.append(untyped(example.evidence, chosen))
+    rows, labels, untyped_answers = np.vstack(rows), np.array(labels, dtype=int), np.array(untyped_answers)
+    confidence = fit_logistic(rows, labels, ANSWER_FEATURES, CONFIDENCE_C)
+    cap = untyped_confidence(labels, untyped_answers)
+    print(f"confidence: {len(rows)} questions, {labels.sum()} answered right; "
+          f"{untyped_answers.sum()} answers lack the type asked for, {labels[untyped_answers].sum()} right: cap {cap}")
 
     # 6. threshold
-    rows, labels = np.vstack(rows), np.array(labels, dtype=int)
-    threshold = choose_threshold(held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C), labels.astype(bool))
+    probabilities = held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C)
+    threshold = choose_threshold(np.where(untyped_answers, np.minimum(probabilities, cap), probabilities), labels.astype(bool))
 
     data = {
         "about": "Fitted by eval/train.py on eval/fit/*.jsonl and tests/data/dev.jsonl; do not edit by hand.",
@@ -229,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         "confidence": confidence.to_dict(),
         "threshold": float(threshold),
         "follow_up_share": follow_up,
+        "untyped_confidence": cap,
         "fitted_on": {name: len(read_questions(path)) for name, path in labelled_files(FIT).items()},
     }
     args.output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -19,7 +19,7 @@ import pytest
 
 from eucaqa import answer
 from eucaqa.answer_model import MODEL_FILE, load_answer_model
-from eucaqa.answering import get_engine
+from eucaqa.answering import decide, get_engine, untyped
 from eucaqa.errors import EucaqaError
 from eucaqa.evaluation import evaluate_file, expected_calibration_error, read_questions
 from eucaqa.evidence import expected_answer_type, has_answer_type, points_back
@@ -224,6 +224,33 @@ def test_min_confidence_overrides_the_threshold(shipped_index, monkeypatch):
     assert answer(question, index_dir=shipped_index).found
     with pytest.raises(ValueError, match="min_confidence must be in \\[0, 1\\], got 1.5"):
         answer(question, index_dir=shipped_index, min_confidence=1.5)
+
+
+def test_an_answer_lacking_the_type_asked_for_is_not_given(shipped_index, constitution_index):
+    """A question asking for a date, amount, share, person or place is not answered by spans
+    none of which holds one: the confidence is capped below the threshold."""
+    model = load_answer_model()
+    assert model.untyped_confidence < model.threshold
+    questions = [q for q in _all_labelled_questions() if expected_answer_type(q) is not None]
+    capped = 0
+    for index_dir in (shipped_index, constitution_index):
+        engine = get_engine(index_dir)
+        for question in questions:
+            evidence = engine.gather(question)
+            chosen, confidence = decide(evidence, model)
+            if chosen and untyped(evidence, chosen):
+                assert confidence <= model.untyped_confidence
+                assert not engine.answer(question).found
+                capped += 1
+            elif chosen:
+                assert any(has_answer_type(engine.index.span(*_place(engine, c))["text"], evidence.question.answer_type, question)
+                           for c in chosen)
+    assert capped >= 1
+
+
+def _place(engine, candidate):
+    doc, page, start, _ = (int(x) for x in engine.index.sentences[candidate.first])
+    return doc, page, start, int(engine.index.sentences[candidate.row, 3])
 
 
 def test_the_model_file_fits_the_code_and_a_damaged_one_is_refused(tmp_path):

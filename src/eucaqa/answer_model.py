@@ -66,6 +66,9 @@ class AnswerModel:
     threshold: float
     #: a further span joins the answer when its probability is at least this share of the best one's
     follow_up_share: float
+    #: the most confidence an answer may have when none of its spans holds the kind of thing the
+    #: question asks for (a date, amount, share, person, place): (right + 1) / (such answers + 2) in the fit
+    untyped_confidence: float = 1.0
 
 
 @lru_cache(maxsize=4)
@@ -78,6 +81,7 @@ def load_answer_model(path: str | Path = MODEL_FILE) -> AnswerModel:
             confidence=LogisticModel.from_dict(data["confidence"], ANSWER_FEATURES),
             threshold=float(data["threshold"]),
             follow_up_share=float(data["follow_up_share"]),
+            untyped_confidence=float(data["untyped_confidence"]),
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise EucaqaError(f"cannot read the answer model {path}: {error}; re-train it with: make train") from error

@@ -16,9 +16,11 @@ This is where a question becomes an answer (:meth:`Engine.answer`):
    probability that the span holds the answer; the best span is cited, then the
    next ones in that order, 700 characters and five spans at most;
 5. a second logistic model gives the answer its ``confidence``, the calibrated
-   probability that it holds the right information; below the threshold the
-   answer says the documents do not answer the question and shows the closest
-   passages.
+   probability that it holds the right information; an answer to a question
+   asking for a date, amount, share, person or place none of whose spans holds
+   one is capped at the (low) share of such answers that were right in the fit
+   data; below the threshold the answer says the documents do not answer the
+   question and shows the closest passages.
 """
 
 from __future__ import annotations
@@ -255,7 +257,15 @@ def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], flo
         length += candidate.chars + 5
     features = answer_features(evidence, best)
     confidence = float(model.confidence.probabilities(features.reshape(1, -1))[0])
+    if untyped(evidence, chosen):
+        confidence = min(confidence, model.untyped_confidence)
     return chosen, confidence
+
+
+def untyped(evidence: Evidence, chosen: list[Candidate]) -> bool:
+    """The question asks for a date, amount, share, person or place, and no chosen span holds one."""
+    missing = _FEATURE["typed_missing"]
+    return evidence.question.answer_type is not None and all(c.features[missing] == 1.0 for c in chosen)
 
 
 def answer_features(evidence: Evidence, best: Candidate) -> np.ndarray:
