@@ -19,6 +19,7 @@ The EU, constitution and Federal Register questions are their held-out halves
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -75,8 +76,6 @@ def index_of(name: str, files: list[Path], work: Path = WORK) -> Path:
 
 def unanswerable_copy(paths: list[Path], target: Path) -> Path:
     """The questions of ``paths`` as questions the index cannot answer."""
-    import json
-
     items = [item for path in paths for item in read_questions(path)]
     target.write_text("".join(json.dumps({"id": item["id"], "question": item["question"], "answers": []}) + "\n"
                               for item in items), encoding="utf-8")
