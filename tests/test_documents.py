@@ -26,6 +26,11 @@ from conftest import PDF_DIR
         ("ﬁlled with oﬃcial text", "filled with official text"),
         ("of\ue020the\ue020United", "of the United"),
         ("  \n \n ", ""),
+        # a margin's line numbering is dropped; a short run or numbers among words are not
+        ("Would manga\n“PIRACY” 27\n1\n2\n3\n4\n5\n6\nS7\nR8\n4TH PASS", "Would manga “PIRACY” 27 4TH PASS"),
+        ("steps\n1\n2\n3\n4\nend", "steps 1 2 3 4 end"),
+        ("Rank\n1\nChina\n2\nIndia\n3\nUSA", "Rank 1 China 2 India 3 USA"),
+        ("in\n1991\n1992\n1993\n1994\n1995 alone", "in 1991 1992 1993 1994 1995 alone"),
     ],
 )
 def test_clean_text(raw, expected):

@@ -235,8 +235,8 @@ def _assemble(source: str, cleaned_pages: list[tuple[int | None, str, bool]]) ->
 # ------------------------------------------------------------------------ cleaning
 
 #: Bumped whenever cleaning changes what text a file gives, so that stored vectors are not reused
-#: (2: words split after an "fi"/"fl" ligature are mended).
-TEXT_CLEANING_VERSION = 2
+#: (2: words split after an "fi"/"fl" ligature are mended; 3: margin line numbers are dropped).
+TEXT_CLEANING_VERSION = 3
 
 # A hyphen at a line end with a word part on each side: "Kazakh-\nstan".
 _LINE_END_HYPHEN = re.compile(r"(\w+)-[ \t]*\n[ \t\n]*(\w+)")
@@ -244,6 +244,10 @@ _WORDS = re.compile(r"\w+")
 _HYPHENATED_WORDS = re.compile(r"\w+(?:-\w+)+")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
+# A line holding only a number, perhaps tagged with a capital ("S32", "33R").
+_NUMBER_LINE = re.compile(r"[A-Z]?(\d{1,3})[A-Z]?")
+#: Fewest lines of consecutive numbers read as a page's margin line numbering.
+LINE_NUMBER_RUN = 5
 
 
 def clean_text(raw: str) -> str:
@@ -251,6 +255,8 @@ def clean_text(raw: str) -> str:
 
     - Unicode NFKC (ligatures such as U+FB01 become ``fi``); private-use and
       control characters become spaces; soft hyphens are dropped.
+    - A margin's line numbering (five or more lines holding only consecutive
+      numbers, as pleadings and typeset books print beside the text) is dropped.
     - Words broken at a line end are joined (``Kazakh-\\nstan`` -> ``Kazakhstan``)
       unless the hyphen is real: the next part starts with a capital or digit
       (``EU-\\nCentral``), or the document spells the word with a hyphen
@@ -264,6 +270,7 @@ def clean_text(raw: str) -> str:
         " " if (unicodedata.category(char) in ("Co", "Cc", "Cs") and char not in "\n\t") else char
         for char in text
     )
+    text = _drop_line_numbers(text)
     text = _join_broken_words(text)
     paragraphs = []
     for block in _BLANK_LINES.split(text):
@@ -297,6 +304,25 @@ def join_split_ligatures(pages: list[tuple[int, str]]) -> list[tuple[int, str]]:
         return left + right
 
     return [(number, _SPLIT_LIGATURE.sub(join, text)) for number, text in pages]
+
+
+def _drop_line_numbers(text: str) -> str:
+    """Drop runs of LINE_NUMBER_RUN or more lines that hold only consecutive numbers ("1", "2", ... "S32")."""
+    if "\n" not in text:
+        return text
+    lines = text.split("\n")
+    numbers = [_NUMBER_LINE.fullmatch(line.strip()) for line in lines]
+    keep = [True] * len(lines)
+    start = 0
+    while start < len(lines):
+        end = start + 1
+        if numbers[start]:
+            while end < len(lines) and numbers[end] and int(numbers[end].group(1)) == int(numbers[end - 1].group(1)) + 1:
+                end += 1
+            if end - start >= LINE_NUMBER_RUN:
+                keep[start:end] = [False] * (end - start)
+        start = end
+    return "\n".join(line for line, kept in zip(lines, keep) if kept)
 
 
 def _join_broken_words(text: str) -> str:
