@@ -36,24 +36,21 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "eval"))
 
 from train import (  # noqa: E402
-    CONFIDENCE_C,
     CORPUS_OF,
     FIT,
     RANKER_C,
     answer_hit,
-    choose_threshold,
     corpus_indexes,
+    fit_confidence,
     fit_logistic,
     gather,
-    held_out_probabilities,
     labelled_files,
     neutral_model,
     span_text,
-    untyped_confidence,
 )
 
 from eucaqa.answer_model import AnswerModel  # noqa: E402
-from eucaqa.answering import Engine, answer_features, decide, untyped  # noqa: E402
+from eucaqa.answering import Engine, decide  # noqa: E402
 from eucaqa.evaluation import contains_any  # noqa: E402
 from eucaqa.evidence import ANSWER_FEATURES, CANDIDATE_FEATURES  # noqa: E402
 from eucaqa.index import load_index  # noqa: E402
@@ -66,20 +63,8 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]
     rows = np.vstack([c.features for e in train if id(e) in labels_of for c in e.evidence.candidates])
     labels = np.concatenate([labels_of[id(e)] for e in train if id(e) in labels_of])
     ranker = fit_logistic(rows, labels, CANDIDATE_FEATURES, RANKER_C, drop)
-    model = AnswerModel(ranker, neutral_model().confidence, 0.5, 0.0)
-    answer_rows, hits, untyped_answers = [], [], []
-    for example in train:
-        chosen, _ = decide(example.evidence, model)
-        if chosen:
-            answer_rows.append(answer_features(example.evidence, chosen[0]))
-            hits.append(answer_hit(example, engine_of(example), chosen))
-            untyped_answers.append(untyped(example.evidence, chosen))
-    rows, labels, untyped_answers = np.vstack(answer_rows), np.array(hits, dtype=int), np.array(untyped_answers)
-    confidence = fit_logistic(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop)
-    cap = untyped_confidence(labels, untyped_answers)
-    with contextlib.redirect_stdout(io.StringIO()):  # train.py prints its grid; not wanted per fold
-        probabilities = held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop)
-        threshold = choose_threshold(np.where(untyped_answers, np.minimum(probabilities, cap), probabilities), labels.astype(bool))
+    with contextlib.redirect_stdout(io.StringIO()):  # train.py prints its fit; not wanted per fold
+        confidence, cap, threshold = fit_confidence(train, engine_of, AnswerModel(ranker, neutral_model().confidence, 0.5, 0.0), drop)
     model = AnswerModel(ranker, confidence, threshold, 0.0, cap)
     results = []
     for example in test:

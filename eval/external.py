@@ -29,9 +29,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
+from report import TABLE_HEADER, table_row  # noqa: E402
 from train import CORPUS_PDFS, ROOT, WORK, corpus_indexes  # noqa: E402
 
-from eucaqa.evaluation import EvalReport, evaluate_file, read_questions  # noqa: E402
+from eucaqa.evaluation import evaluate_file, read_questions  # noqa: E402
 from eucaqa.index import build_index  # noqa: E402
 from eucaqa.settings import SUPPORTED_SUFFIXES  # noqa: E402
 
@@ -82,16 +83,6 @@ def unanswerable_copy(paths: list[Path], target: Path) -> Path:
     return target
 
 
-def row(label: str, report: EvalReport) -> str:
-    in_scope = [r for r in report.rows if r.in_scope]
-    answer_hit = f"{report.answer_hit:.3f}" if in_scope else "–"
-    answered = f"{report.answered_in_scope}/{report.in_scope}" if in_scope else "–"
-    abstained = f"{report.abstained_out_of_scope}/{report.out_of_scope}" if report.out_of_scope else "–"
-    would = f"{sum(r.would_hit for r in in_scope) / len(in_scope):.3f}" if in_scope else "–"
-    baseline = f"{report.baseline_hit:.3f}" if in_scope else "–"
-    return f"| {label} | {report.questions} | {answer_hit} | {answered} | {abstained} | {would} | {baseline} | {report.ece:.3f} |"
-
-
 def main() -> None:
     if not FREE_CULTURE_PDF.is_file():
         raise SystemExit(f"{FREE_CULTURE_PDF} not found: set EUCAQA_FREE_CULTURE_PDF to freeculture.pdf")
@@ -99,20 +90,19 @@ def main() -> None:
     files = corpus_files()
     work = WORK / "external"
     work.mkdir(parents=True, exist_ok=True)
-    print("| set | questions | answer_hit | answered | abstained | would-hit | baseline | ECE |")
-    print("|---|---|---|---|---|---|---|---|")
-    print(row("free_culture, own index", evaluate_file(QUESTIONS["free_culture"][0],
+    print(TABLE_HEADER)
+    print(table_row("free_culture, own index", evaluate_file(QUESTIONS["free_culture"][0],
                                                        index_dir=index_of("free-culture", files["free_culture"], work))))
     everything = [path for name in files for path in files[name]]
     library = index_of("library", everything, work)
     for name, paths in QUESTIONS.items():
         for path in paths:
-            print(row(f"{name}: {path.stem}, library of all four", evaluate_file(path, index_dir=library)))
+            print(table_row(f"{name}: {path.stem}, library of all four", evaluate_file(path, index_dir=library)))
     for name, paths in QUESTIONS.items():
         others = [path for other in files if other != name for path in files[other]]
         index = index_of(f"library-without-{name.replace('_', '-')}", others, work)
         questions = unanswerable_copy(paths, work / f"unindexed-{name}.jsonl")
-        print(row(f"{name} questions, library without it", evaluate_file(questions, index_dir=index)))
+        print(table_row(f"{name} questions, library without it", evaluate_file(questions, index_dir=index)))
 
 
 if __name__ == "__main__":

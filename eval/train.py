@@ -158,9 +158,27 @@ def choose_threshold(probabilities: np.ndarray, hit: np.ndarray) -> float:
     return threshold
 
 
-def untyped_confidence(labels: np.ndarray, untyped_answers: np.ndarray) -> float:
-    """The cap on the confidence of an answer lacking the type asked for: its share right, smoothed."""
-    return round(float((labels[untyped_answers].sum() + 1) / (untyped_answers.sum() + 2)), 4)
+def fit_confidence(examples: list[Example], engine_of, model: AnswerModel,
+                   drop: frozenset[str] = frozenset()) -> tuple[LogisticModel, float, float]:
+    """Steps 5 and 6 on the answers ``model``'s ranker builds for ``examples``: the confidence
+    model, the cap on an answer lacking the type asked for, and the threshold."""
+    rows, labels, untyped_answers = [], [], []
+    for example in examples:
+        chosen, _ = decide(example.evidence, model)
+        if not chosen:
+            continue
+        rows.append(answer_features(example.evidence, chosen[0]))
+        labels.append(answer_hit(example, engine_of(example), chosen))
+        untyped_answers.append(untyped(example.evidence, chosen))
+    rows, labels, untyped_answers = np.vstack(rows), np.array(labels, dtype=int), np.array(untyped_answers)
+    confidence = fit_logistic(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop)
+    # the cap: the share of such answers right, smoothed
+    cap = round(float((labels[untyped_answers].sum() + 1) / (untyped_answers.sum() + 2)), 4)
+    print(f"confidence: {len(rows)} questions, {labels.sum()} answered right; "
+          f"{untyped_answers.sum()} answers lack the type asked for, {labels[untyped_answers].sum()} right: cap {cap}")
+    probabilities = held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop)
+    threshold = choose_threshold(np.where(untyped_answers, np.minimum(probabilities, cap), probabilities), labels.astype(bool))
+    return confidence, cap, threshold
 
 
 def answer_hit(example: Example, engine: Engine, chosen) -> bool:
@@ -215,24 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     follow_up = max(FOLLOW_UP_GRID, key=lambda share: (scores[share], -share))
     print("answer_hit by follow-up share:", {k: round(v / len(answerable), 3) for k, v in scores.items()}, "->", follow_up)
 
-    model = AnswerModel(ranker, placeholder, 0.5, follow_up)
-    rows, labels, untyped_answers = [], [], []
-    for example in examples:
-        chosen, _ = decide(example.evidence, model)
-        if not chosen:
-            continue
-        rows.append(answer_features(example.evidence, chosen[0]))
-        labels.append(answer_hit(example, engine_of[id(example)], chosen))
-        untyped_answers.append(untyped(example.evidence, chosen))
-    rows, labels, untyped_answers = np.vstack(rows), np.array(labels, dtype=int), np.array(untyped_answers)
-    confidence = fit_logistic(rows, labels, ANSWER_FEATURES, CONFIDENCE_C)
-    cap = untyped_confidence(labels, untyped_answers)
-    print(f"confidence: {len(rows)} questions, {labels.sum()} answered right; "
-          f"{untyped_answers.sum()} answers lack the type asked for, {labels[untyped_answers].sum()} right: cap {cap}")
-
-    # 6. threshold
-    probabilities = held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C)
-    threshold = choose_threshold(np.where(untyped_answers, np.minimum(probabilities, cap), probabilities), labels.astype(bool))
+    confidence, cap, threshold = fit_confidence(examples, lambda e: engine_of[id(e)], AnswerModel(ranker, placeholder, 0.5, follow_up))
 
     data = {
         "about": "Fitted by eval/train.py on eval/fit/*.jsonl and tests/data/dev.jsonl; do not edit by hand.",
