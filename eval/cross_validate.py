@@ -11,6 +11,14 @@ seeded shuffles, and prints the mean per set: answer_hit for answerable
 questions, the share abstained on for the others. ``--drop`` leaves signals
 out of both models (an ablation). It writes nothing.
 
+Those figures move with the threshold each fold chooses, and a change of a
+signal often only moves the threshold: more answers and fewer abstentions, or
+the reverse. So it also prints, per corpus, how well the out-of-fold
+confidence itself tells answers apart, whatever the threshold: the AUROC of
+"answered right" (the cited spans hold an accepted answer) against questions
+the documents cannot answer, and against the other questions that are not
+answered right (wrong answers too).
+
 ``--by-corpus`` asks instead how the models hold on a kind of document they
 were not fitted on: for each corpus (the shipped EU documents, the
 constitution, the Federal Register), fit on every question of the other two
@@ -29,6 +37,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +68,9 @@ FOLDS = 5
 SEEDS = tuple(int(s) for s in os.environ.get("CV_SEEDS", "1,2,3").split(","))
 
 
-def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]) -> list[tuple[str, bool, bool]]:
+def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]) -> list[tuple[str, bool, bool, bool, float]]:
+    """For each question of ``test``: its set, whether it is answerable, whether it was handled
+    right (answered right, or abstained on), whether the cited spans hold an answer, the confidence."""
     rows = np.vstack([c.features for e in train if id(e) in labels_of for c in e.evidence.candidates])
     labels = np.concatenate([labels_of[id(e)] for e in train if id(e) in labels_of])
     ranker = fit_logistic(rows, labels, CANDIDATE_FEATURES, RANKER_C, drop)
@@ -71,9 +82,27 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]
         chosen, value = decide(example.evidence, model)
         found = bool(chosen) and value >= threshold
         answerable = bool(example.item.get("answers"))
-        right = found and answer_hit(example, engine_of(example), chosen) if answerable else not found
-        results.append((example.file + ("" if answerable or example.file.startswith(("near", "unindexed")) else " (unanswerable)"), answerable, right))
+        hit = answerable and bool(chosen) and answer_hit(example, engine_of(example), chosen)
+        right = found and hit if answerable else not found
+        name = example.file + ("" if answerable or example.file.startswith(("near", "unindexed")) else " (unanswerable)")
+        results.append((name, answerable, right, hit, value))
     return results
+
+
+def separation(results: list[tuple[str, bool, bool, bool, float]]) -> dict[str, float]:
+    """Per corpus, the AUROC of the confidence: answers right against questions the corpus cannot
+    answer (not those about other documents, which are easy), and against all not answered right."""
+    figures = {}
+    for corpus in sorted(set(CORPUS_OF.values())):
+        rows = [r for r in results if CORPUS_OF[r[0].removesuffix(" (unanswerable)")] == corpus]
+        right = [r[4] for r in rows if r[3]]
+        unanswerable = [r[4] for r in rows if not r[1] and not r[0].startswith("unindexed")]
+        not_right = [r[4] for r in rows if not r[3] and not r[0].startswith("unindexed")]
+        for label, others in (("right vs unanswerable", unanswerable), ("right vs not right", not_right)):
+            if right and others:
+                truth = [1] * len(right) + [0] * len(others)
+                figures[f"{corpus}: AUROC {label}"] = float(roc_auc_score(truth, right + others))
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,8 +135,9 @@ def main(argv: list[str] | None = None) -> None:
             test = [e for e in examples if CORPUS_OF[e.file] == corpus]
             results += one_fold(train, test, engine_of, labels_of, frozenset(args.drop))
         for name in sorted({r[0] for r in results}):
-            rights = [right for file, _, right in results if file == name]
+            rights = [r[2] for r in results if r[0] == name]
             scores[name] = [sum(rights) / len(rights)]
+        scores.update({name: [value] for name, value in separation(results).items()})
         never = f", never on {args.leave_out}" if args.leave_out else ""
         dropped = ", ".join(args.drop) or "nothing"
         print(f"{len(examples)} questions, each corpus scored by models fitted on the others{never}; dropped: {dropped}")
@@ -123,8 +153,10 @@ def main(argv: list[str] | None = None) -> None:
             test = [e for e, f in zip(examples, fold_of) if f == fold]
             results += one_fold(train, test, engine_of, labels_of, frozenset(args.drop))
         for name in sorted({r[0] for r in results}):
-            rights = [right for file, _, right in results if file == name]
+            rights = [r[2] for r in results if r[0] == name]
             scores.setdefault(name, []).append(sum(rights) / len(rights))
+        for name, value in separation(results).items():
+            scores.setdefault(name, []).append(value)
     print(f"{len(examples)} questions, {FOLDS} folds x {len(SEEDS)} seeds; dropped: {', '.join(args.drop) or 'nothing'}")
     print(json.dumps({name: round(float(np.mean(values)), 3) for name, values in scores.items()}, indent=1))
 
