@@ -48,6 +48,7 @@ from train import (  # noqa: E402
     CORPUS_OF,
     FIT,
     RANKER_C,
+    RANKER_SIGNS,
     answer_hit,
     corpus_indexes,
     fit_confidence,
@@ -73,7 +74,7 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]
     right (answered right, or abstained on), whether the cited spans hold an answer, the confidence."""
     rows = np.vstack([c.features for e in train if id(e) in labels_of for c in e.evidence.candidates])
     labels = np.concatenate([labels_of[id(e)] for e in train if id(e) in labels_of])
-    ranker = fit_logistic(rows, labels, CANDIDATE_FEATURES, RANKER_C, drop)
+    ranker = fit_logistic(rows, labels, CANDIDATE_FEATURES, RANKER_C, drop, RANKER_SIGNS)
     with contextlib.redirect_stdout(io.StringIO()):  # train.py prints its fit; not wanted per fold
         confidence, cap, threshold = fit_confidence(train, engine_of, AnswerModel(ranker, neutral_model().confidence, 0.5, 0.0), drop)
     model = AnswerModel(ranker, confidence, threshold, 0.0, cap)
