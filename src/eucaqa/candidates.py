@@ -8,6 +8,8 @@ that cannot be done it is not a candidate.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .evidence import (
@@ -225,5 +227,11 @@ def _other_names(text: str, question: Question) -> set[str]:
     words = [word for word in name_words(text) if word.lower() not in asked]
     if not words:
         return set()
-    names = names_terms(words)
+    names = set().union(*map(_word_name_terms, words))
     return names - question.matched(names) - set(question.weights)
+
+
+@lru_cache(maxsize=65536)
+def _word_name_terms(word: str) -> frozenset[str]:
+    """``names_terms([word])``, kept: the same names recur from sentence to sentence."""
+    return frozenset(names_terms([word]))

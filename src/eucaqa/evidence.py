@@ -262,16 +262,26 @@ class Question:
 
     #: for each stem of 5+ letters seen in a text, the question's terms it is a spelling variant of
     _variants: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: the terms ``matched`` looks for, and the first 4 letters of those of 5+ letters
+    _terms: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _heads: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
     #: the sum of ``weights``, once worked out
     _total: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def matched(self, present: set[str]) -> set[str]:
         """The question's terms found among a text's stems; the same as :func:`term_matches`
-        for each term, with each stem's spelling variants worked out once per question."""
-        terms = set(self.weights) | self.names
+        for each term, with each stem's spelling variants worked out once per question.
+
+        A stem and a term that are spelling variants share their first 4 letters, so stems
+        whose first 4 letters begin none of the question's terms are passed over."""
+        terms = self._terms
+        if terms is None:
+            terms = self._terms = frozenset(self.weights) | frozenset(self.names)
+            self._heads = frozenset(term[:4] for term in terms if len(term) >= 5)
+        heads = self._heads
         found = terms & present
         for other in present:
-            if len(other) >= 5:
+            if len(other) >= 5 and other[:4] in heads:
                 variants = self._variants.get(other)
                 if variants is None:
                     variants = frozenset(
