@@ -83,7 +83,7 @@ FOLLOW_UP_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 #: signals are equal), such as a book or a folder of articles on many subjects.
 RANKER_SIGNS = {
     **dict.fromkeys(("lexical", "specific_sentence", "lexical_window", "specific_window",
-                     "names_window", "all_names_window", "predicate_window"), 1),
+                     "names_window", "all_names_window", "predicate_window", "names_in_document"), 1),
     **dict.fromkeys(("name_swapped", "typed_missing"), -1),
 }
 THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.2, 0.81, 0.05))

@@ -301,7 +301,7 @@ def test_matched_terms_agree_with_term_matches():
     @settings(max_examples=300, deadline=None, derandomize=True)
     @given(st.sets(stems, max_size=6), st.sets(stems, max_size=4), st.sets(stems, max_size=12))
     def check(terms, names, present):
-        question = Question("q", np.zeros(1), dict.fromkeys(terms, 1.0), None, names, set(), 0.0)
+        question = Question("q", np.zeros(1), dict.fromkeys(terms, 1.0), None, names, set(), frozenset())
         assert question.matched(present) == {t for t in terms | names if term_matches(t, present)}
 
     check()

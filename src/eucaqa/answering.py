@@ -187,6 +187,10 @@ class Engine:
         parsed = self._parse(text)
         extra = max(0, CANDIDATE_PASSAGES - top_k)
         searched = self.retriever.search(parsed.vector, list(parsed.weights), top_k, extra=extra)
+        names = parsed.name_terms
+        for document in {int(self.index.chunks[passage.chunk, 0]) for passage in searched}:
+            mentioned = sum(self.retriever.mentions(document, term) for term in names)
+            parsed.names_in_document[document] = mentioned / len(names) if names else 1.0
         return Evidence(parsed, searched[:top_k], describe_candidates(self.index, parsed, searched, self.sentence_cache))
 
     def _parse(self, text: str) -> Question:
@@ -200,8 +204,6 @@ class Engine:
         rare = {term for term in terms if term in vocabulary and self.retriever.passage_share(term) <= RARE_SHARE}
         for term in names:
             weights.setdefault(term, self.retriever.term_weight(term))
-        unknown = sum(1 for term in raw_names if not self.retriever.knows(term))
-        names_unknown = unknown / len(raw_names) if raw_names else 0.0
         all_names = names
         names = {term for term in names if self.retriever.passage_share(term) <= TOPIC_NAME_SHARE}
         return Question(
@@ -211,7 +213,7 @@ class Engine:
             answer_type=expected_answer_type(text),
             names=names,
             specific=names | rare,
-            names_unknown=names_unknown,
+            name_terms=frozenset(raw_names),
             all_names=all_names,
         )
 
@@ -276,7 +278,7 @@ def answer_features(evidence: Evidence, best: Candidate) -> np.ndarray:
     values = {
         "ranker_logit": logit,
         "best_dense": max(dense),
-        "names_unknown": evidence.question.names_unknown,
+        "names_unmentioned": 1.0 - f[_FEATURE["names_in_document"]],
         "specific_window": f[_FEATURE["specific_window"]],
         "names_window": f[_FEATURE["names_window"]],
         "typed_missing": f[_FEATURE["typed_missing"]],

@@ -187,6 +187,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             float(len(text.split()) < MIN_ANSWER_WORDS or prose_share(text) < MIN_PROSE_SHARE),
             float(first < row),
             min(1.0, len(span_text) / 400),
+            question.names_in_document.get(doc, 1.0),
         ], dtype=np.float64)
         candidates.append(Candidate(row=row, first=first, chars=len(span_text), features=features))
     return candidates

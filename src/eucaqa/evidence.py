@@ -255,10 +255,13 @@ class Question:
     names: set[str]
     #: names, plus the question's terms the corpus finds rare
     specific: set[str]
-    #: share of the names the corpus never mentions, 0 when it names nothing
-    names_unknown: float
+    #: stemmed terms of each word that names something, one by one (numbers as written)
+    name_terms: frozenset[str]
     #: stemmed terms of every word that names something, the corpus's topic names too
     all_names: set[str] = field(default_factory=set)
+    #: for each document of the retrieved passages, the share of the terms of the words that
+    #: name something which that document mentions (set by ``Engine.gather``; 1 if it names nothing)
+    names_in_document: dict[int, float] = field(default_factory=dict)
 
     #: for each stem of 5+ letters seen in a text, the question's terms it is a spelling variant of
     _variants: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -346,13 +349,14 @@ CANDIDATE_FEATURES = (
     "fragment",         # fewer than 4 words, or mostly numbers (a table row)
     "extended",         # the span starts earlier because the sentence points back
     "length",           # characters of the span / 400, at most 1
+    "names_in_document", # share of the question's names that the span's document mentions anywhere
 )
 
 #: The signals of a whole answer, in the order of the confidence model's coefficients.
 ANSWER_FEATURES = (
     "ranker_logit",     # the ranker's log-odds for the best span
     "best_dense",       # the best cosine of any candidate sentence
-    "names_unknown",    # share of the question's names the corpus never mentions
+    "names_unmentioned", # share of the question's names the best span's document never mentions
     "specific_window",  # share of its specific terms found together around the best span
     "names_window",     # share of its names found together around the best span
     "typed_missing",    # the question asks for a type the best span does not hold

@@ -152,24 +152,53 @@ class Retriever:
         #: each chunk's first and stop sentence rows: both ascend, chunk by chunk
         self.chunk_first = np.ascontiguousarray(index.chunks[:, 4])
         self.chunk_stop = np.ascontiguousarray(index.chunks[:, 5])
+        #: each chunk's document
+        self.chunk_document = np.ascontiguousarray(index.chunks[:, 0])
+        self._documents_in_order = bool(np.all(np.diff(self.chunk_document) >= 0))
+        self._postings: dict[str, list[np.ndarray]] = {}
 
     def term_weight(self, term: str) -> float:
         """IDF of a stemmed term; unseen terms weigh as much as the rarest ones."""
         position = self.vocabulary.get(term)
         return float(self.idf[position]) if position is not None else self._rarest_idf
 
-    def knows(self, term: str) -> bool:
-        """Whether some passage holds the stemmed term or a spelling variant of a stem of 5+
-        letters ("kazakh" / "kazakhstan", "programm" / "program")."""
-        if term in self.vocabulary:
-            return True
-        if len(term) < 5:
-            return False
-        if self._sorted_vocabulary is None:
-            self._sorted_vocabulary = sorted(self.vocabulary)
-        prefix = term[:-1]
-        position = bisect.bisect_left(self._sorted_vocabulary, prefix)
-        return position < len(self._sorted_vocabulary) and self._sorted_vocabulary[position].startswith(prefix)
+    def mentions(self, document: int, term: str) -> bool:
+        """Whether some passage of ``document`` holds the stemmed term or, for a term of 5+
+        letters, a stem that starts with all of it but its last letter ("kazakh" / "kazakhstan",
+        "programm" / "program")."""
+        postings = self._postings.get(term)
+        if postings is None:
+            postings = self._postings[term] = self._postings_of(term)
+            if len(self._postings) > 4096:
+                self._postings.clear()
+        if not self._documents_in_order:
+            return any(bool(np.any(self.chunk_document[chunks] == document)) for chunks in postings)
+        start, stop = np.searchsorted(self.chunk_document, [document, document + 1])
+        for chunks in postings:  # each ascending: is one of them in [start, stop)?
+            at = int(np.searchsorted(chunks, start))
+            if at < len(chunks) and chunks[at] < stop:
+                return True
+        return False
+
+    def _postings_of(self, term: str) -> list[np.ndarray]:
+        """The chunks holding the term, and those holding each stem that starts with all of it
+        but its last letter (a term of 5+ letters): one ascending array each."""
+        terms = [term] if term in self.vocabulary else []
+        if len(term) >= 5:
+            if self._sorted_vocabulary is None:
+                self._sorted_vocabulary = sorted(self.vocabulary)
+            prefix = term[:-1]
+            at = bisect.bisect_left(self._sorted_vocabulary, prefix)
+            while at < len(self._sorted_vocabulary) and self._sorted_vocabulary[at].startswith(prefix):
+                if self._sorted_vocabulary[at] != term:
+                    terms.append(self._sorted_vocabulary[at])
+                at += 1
+        scores = self.index.bm25.scores
+        indptr, indices = scores["indptr"], scores["indices"]
+        positions = [self.vocabulary[t] for t in terms]
+        postings = [np.asarray(indices[indptr[p]:indptr[p + 1]]) for p in positions]
+        # views of the BM25 matrix, which keeps each term's chunks in order (sorted only if not)
+        return [chunks if np.all(chunks[1:] > chunks[:-1]) else np.sort(chunks) for chunks in postings]
 
     def passage_share(self, term: str) -> float:
         """Share of the passages holding a stemmed term; 0 for a term no passage holds."""
