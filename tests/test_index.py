@@ -297,3 +297,25 @@ def test_documents_table_lists_pages_without_text_size_time_and_skipped_files(tm
     again = {row["source"]: row for row in load_index(tmp_path / "index").documents_table()}
     assert again["note.txt"]["indexed_at"] == rows["note.txt"]["indexed_at"]
     assert again["us_constitution.pdf"]["bytes"] == rows["us_constitution.pdf"]["bytes"]
+
+
+def test_a_document_mentions_exactly_the_terms_its_passages_hold(shipped_index):
+    from eucaqa.retrieval import Retriever, lexical_terms
+
+    index = load_index(shipped_index)
+    retriever = Retriever(index)
+    documents = sorted({int(doc) for doc in index.chunks[:, 0]})
+    assert len(documents) >= 2
+    held = {doc: set() for doc in documents}
+    for row in range(len(index.chunks)):
+        held[int(index.chunks[row, 0])].update(lexical_terms(index.chunk_text(row)))
+    terms = sorted(retriever.vocabulary)[::7] + ["kazakhst", "nosuchword"]
+
+    def expected(doc: int, term: str) -> bool:
+        return term in held[doc] or (len(term) >= 5 and any(stem.startswith(term[:-1]) for stem in held[doc]))
+
+    in_order = {(doc, term): retriever.mentions(doc, term) for doc in documents for term in terms}
+    assert in_order == {(doc, term): expected(doc, term) for doc in documents for term in terms}
+    assert any(in_order.values()) and not all(in_order.values())
+    retriever._documents_in_order = False  # the path for an index whose chunks are not grouped by document
+    assert {(doc, term): retriever.mentions(doc, term) for doc in documents for term in terms} == in_order

@@ -195,7 +195,8 @@ class Retriever:
                 at += 1
         scores = self.index.bm25.scores
         indptr, indices = scores["indptr"], scores["indices"]
-        positions = [self.vocabulary[t] for t in terms]
+        # (bm25s's vocabulary also lists "", which no column of its matrix holds)
+        positions = [p for p in (self.vocabulary[t] for t in terms) if p + 1 < len(indptr)]
         postings = [np.asarray(indices[indptr[p]:indptr[p + 1]]) for p in positions]
         # views of the BM25 matrix, which keeps each term's chunks in order (sorted only if not)
         return [chunks if np.all(chunks[1:] > chunks[:-1]) else np.sort(chunks) for chunks in postings]
