@@ -35,6 +35,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -69,9 +70,19 @@ FOLDS = 5
 SEEDS = tuple(int(s) for s in os.environ.get("CV_SEEDS", "1,2,3").split(","))
 
 
-def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]) -> list[tuple[str, bool, bool, bool, float]]:
-    """For each question of ``test``: its set, whether it is answerable, whether it was handled
-    right (answered right, or abstained on), whether the cited spans hold an answer, the confidence."""
+class Outcome(NamedTuple):
+    """How one held-out question fared."""
+
+    name: str          # its set, "(unanswerable)" added for the unanswerable ones of a mixed set
+    file: str          # its labelled file (``CORPUS_OF`` tells its corpus)
+    answerable: bool
+    right: bool        # answered right, or (unanswerable) abstained on
+    hit: bool          # the spans the engine would cite hold an accepted answer
+    confidence: float
+
+
+def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]) -> list[Outcome]:
+    """How each question of ``test`` fares with models fitted on ``train``."""
     rows = np.vstack([c.features for e in train if id(e) in labels_of for c in e.evidence.candidates])
     labels = np.concatenate([labels_of[id(e)] for e in train if id(e) in labels_of])
     ranker = fit_logistic(rows, labels, CANDIDATE_FEATURES, RANKER_C, drop, RANKER_SIGNS)
@@ -86,19 +97,19 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]
         hit = answerable and bool(chosen) and answer_hit(example, engine_of(example), chosen)
         right = found and hit if answerable else not found
         name = example.file + ("" if answerable or example.file.startswith(("near", "unindexed")) else " (unanswerable)")
-        results.append((name, answerable, right, hit, value))
+        results.append(Outcome(name, example.file, answerable, right, hit, value))
     return results
 
 
-def separation(results: list[tuple[str, bool, bool, bool, float]]) -> dict[str, float]:
+def separation(results: list[Outcome]) -> dict[str, float]:
     """Per corpus, the AUROC of the confidence: answers right against questions the corpus cannot
     answer (not those about other documents, which are easy), and against all not answered right."""
     figures = {}
     for corpus in sorted(set(CORPUS_OF.values())):
-        rows = [r for r in results if CORPUS_OF[r[0].removesuffix(" (unanswerable)")] == corpus]
-        right = [r[4] for r in rows if r[3]]
-        unanswerable = [r[4] for r in rows if not r[1] and not r[0].startswith("unindexed")]
-        not_right = [r[4] for r in rows if not r[3] and not r[0].startswith("unindexed")]
+        rows = [r for r in results if CORPUS_OF[r.file] == corpus and not r.file.startswith("unindexed")]
+        right = [r.confidence for r in rows if r.hit]
+        unanswerable = [r.confidence for r in rows if not r.answerable]
+        not_right = [r.confidence for r in rows if not r.hit]
         for label, others in (("right vs unanswerable", unanswerable), ("right vs not right", not_right)):
             if right and others:
                 truth = [1] * len(right) + [0] * len(others)
@@ -135,8 +146,8 @@ def main(argv: list[str] | None = None) -> None:
             train = [e for e in examples if CORPUS_OF[e.file] not in (corpus, args.leave_out)]
             test = [e for e in examples if CORPUS_OF[e.file] == corpus]
             results += one_fold(train, test, engine_of, labels_of, frozenset(args.drop))
-        for name in sorted({r[0] for r in results}):
-            rights = [r[2] for r in results if r[0] == name]
+        for name in sorted({r.name for r in results}):
+            rights = [r.right for r in results if r.name == name]
             scores[name] = [sum(rights) / len(rights)]
         scores.update({name: [value] for name, value in separation(results).items()})
         never = f", never on {args.leave_out}" if args.leave_out else ""
@@ -153,8 +164,8 @@ def main(argv: list[str] | None = None) -> None:
             train = [e for e, f in zip(examples, fold_of) if f != fold]
             test = [e for e, f in zip(examples, fold_of) if f == fold]
             results += one_fold(train, test, engine_of, labels_of, frozenset(args.drop))
-        for name in sorted({r[0] for r in results}):
-            rights = [r[2] for r in results if r[0] == name]
+        for name in sorted({r.name for r in results}):
+            rights = [r.right for r in results if r.name == name]
             scores.setdefault(name, []).append(sum(rights) / len(rights))
         for name, value in separation(results).items():
             scores.setdefault(name, []).append(value)
