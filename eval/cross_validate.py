@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
         for name in sorted({r.name for r in results}):
             rights = [r.right for r in results if r.name == name]
             scores.setdefault(name, []).append(sum(rights) / len(rights))
+            hits = [r.hit for r in results if r.name == name and r.answerable]
+            if hits:  # the spans cited at any threshold: how well the sentence is chosen
+                scores.setdefault(f"{name}: would-hit", []).append(sum(hits) / len(hits))
         for name, value in separation(results).items():
             scores.setdefault(name, []).append(value)
     print(f"{len(examples)} questions, {FOLDS} folds x {len(SEEDS)} seeds; dropped: {', '.join(args.drop) or 'nothing'}")

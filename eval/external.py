@@ -95,14 +95,32 @@ def main() -> None:
                                                        index_dir=index_of("free-culture", files["free_culture"], work))))
     everything = [path for name in files for path in files[name]]
     library = index_of("library", everything, work)
+    in_library = []
     for name, paths in QUESTIONS.items():
         for path in paths:
-            print(table_row(f"{name}: {path.stem}, library of all four", evaluate_file(path, index_dir=library)))
+            report = evaluate_file(path, index_dir=library)
+            in_library += report.rows
+            print(table_row(f"{name}: {path.stem}, library of all four", report))
+    not_indexed = []
     for name, paths in QUESTIONS.items():
         others = [path for other in files if other != name for path in files[other]]
         index = index_of(f"library-without-{name.replace('_', '-')}", others, work)
         questions = unanswerable_copy(paths, work / f"unindexed-{name}.jsonl")
-        print(table_row(f"{name} questions, library without it", evaluate_file(questions, index_dir=index)))
+        report = evaluate_file(questions, index_dir=index)
+        not_indexed += report.rows
+        print(table_row(f"{name} questions, library without it", report))
+    right = [row.confidence for row in in_library if row.in_scope and row.would_hit]
+    unanswerable = [row.confidence for row in in_library if not row.in_scope]
+    print("\nAUROC of the confidence in the library of all four, answers right (the spans hold an accepted answer) "
+          f"against: questions no document answers {auroc(right, unanswerable):.4f}, "
+          f"questions about the documents left out {auroc(right, [row.confidence for row in not_indexed]):.4f}")
+
+
+def auroc(positives: list[float], negatives: list[float]) -> float:
+    """The chance that a positive's score is above a negative's (ties count half)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score([1] * len(positives) + [0] * len(negatives), positives + negatives))
 
 
 if __name__ == "__main__":

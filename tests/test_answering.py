@@ -151,6 +151,25 @@ def test_bad_questions_and_arguments(shipped_index, tmp_path):
         answer("What is TACIS?", index_dir=tmp_path / "no-index")
 
 
+def test_the_question_vector_and_what_it_asks_about_come_from_one_forward_pass(embedder):
+    from eucaqa.names import name_word_spans
+
+    question = "What was the total budget of the TACIS programme?"
+    spans = name_word_spans(question)
+    assert [question[a:b] for a, b in spans] == ["TACIS"]
+    vector, asked = embedder.encode_question(question, spans)
+    assert np.array_equal(vector, embedder.encode_query(question))
+    assert abs(float(np.linalg.norm(asked)) - 1.0) < 1e-5
+    # the question's word pieces outside its names lean to a sentence giving what is asked,
+    # the whole question to one about the thing it names
+    gives = embedder.encode_query("The programme had a budget of 500 million euros over four years.")
+    names = embedder.encode_query("The TACIS programme was launched by the European Community in 1991.")
+    assert float(asked @ gives) > float(asked @ names)
+    assert float(asked @ gives - asked @ names) > float(vector @ gives - vector @ names)
+    # every word piece left out: the question's vector
+    assert np.array_equal(embedder.encode_question(question, [(0, len(question))])[1], vector)
+
+
 def test_a_very_long_question_still_answers(shipped_index):
     question = "When was the EU's renewed strategy towards Central Asia adopted? " + "word " * 4000
     assert len(question) > 20_000

@@ -47,7 +47,7 @@ from .evidence import (
     expected_answer_type,
 )
 from .index import LoadedIndex, current_build, load_index
-from .names import name_words, names_terms
+from .names import name_word_spans, name_words, names_terms
 from .retrieval import CitedText, Passage, Retriever, lexical_terms
 
 NOT_FOUND_TEXT = "The documents do not answer this question."
@@ -194,7 +194,7 @@ class Engine:
         return Evidence(parsed, searched[:top_k], describe_candidates(self.index, parsed, searched, self.sentence_cache))
 
     def _parse(self, text: str) -> Question:
-        vector = self.embedder.encode_query(text)
+        vector, predicate_vector = self.embedder.encode_question(text, name_word_spans(text))
         terms = list(dict.fromkeys(lexical_terms(text)))
         weights = {term: self.retriever.term_weight(term) for term in terms}
         words = name_words(text)
@@ -209,6 +209,7 @@ class Engine:
         return Question(
             text=text,
             vector=vector,
+            predicate_vector=predicate_vector,
             weights=weights,
             answer_type=expected_answer_type(text),
             names=names,
@@ -287,6 +288,8 @@ def answer_features(evidence: Evidence, best: Candidate) -> np.ndarray:
         "name_swapped": f[_FEATURE["name_swapped"]],
         "predicate_window": f[_FEATURE["predicate_window"]],
         "dense_spread": max(dense) - float(np.mean(dense)),
+        "predicate_dense": best.predicate_dense,
+        "best_predicate_dense": max(c.predicate_dense for c in evidence.candidates),
     }
     return np.array([values[name] for name in ANSWER_FEATURES], dtype=np.float64)
 

@@ -126,8 +126,9 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
 
     # Every sentence of the passages is ranked by cosine and by word overlap;
     # only the best of each ranking are described in full (the rest never win).
-    dense_all = np.asarray(index.sentence_vectors[rows], dtype=np.float32) @ question.vector
-    dense = {row: float(value) for row, value in zip(rows, dense_all)}
+    vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32)
+    dense = {row: float(value) for row, value in zip(rows, vectors @ question.vector)}
+    predicate_dense = {row: float(value) for row, value in zip(rows, vectors @ question.predicate_vector)}
     lexical = {row: question.coverage(matched_of(row)) for row in rows}
     dense_rank = _ranks(dense)
     lexical_rank = _ranks(lexical)
@@ -189,7 +190,8 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             min(1.0, len(span_text) / 400),
             question.names_in_document.get(doc, 1.0),
         ], dtype=np.float64)
-        candidates.append(Candidate(row=row, first=first, chars=len(span_text), features=features))
+        candidates.append(Candidate(row=row, first=first, chars=len(span_text), features=features,
+                                    predicate_dense=predicate_dense[row]))
     return candidates
 
 

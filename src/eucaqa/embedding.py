@@ -159,6 +159,28 @@ class Embedder:
             vector = model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return vector[0].astype(np.float32, copy=False)
 
+    def encode_question(self, text: str, leave_out: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The question's vector (as :meth:`encode_query`) and, from the same forward pass, the
+        unit-length mean of its word pieces that lie outside the character ranges ``leave_out``
+        (its names): what the question asks about, whatever it is asked of. When every word piece
+        is left out, the second vector is the first."""
+        model = self.model
+        with self._encode_lock:
+            output = model.encode(text, output_value=None, convert_to_numpy=False, show_progress_bar=False)
+            offsets = model.tokenizer(text, return_offsets_mapping=True, truncation=True,
+                                      max_length=model.max_seq_length)["offset_mapping"]
+        from torch.nn.functional import normalize  # torch is loaded with the model
+
+        # normalised as encode(normalize_embeddings=True) does it, so that both vectors agree to the bit
+        vector = normalize(output["sentence_embedding"], p=2, dim=0).numpy().astype(np.float32)
+        tokens = output["token_embeddings"].numpy().astype(np.float32)
+        keep = [n for n, (start, end) in enumerate(offsets[: len(tokens)])
+                if end > start and not any(start >= a and end <= b for a, b in leave_out)]
+        if not keep:
+            return vector, vector
+        rest = tokens[keep].mean(axis=0)
+        return vector, rest / max(float(np.linalg.norm(rest)), 1e-12)
+
 
 _shared: dict[tuple[str, int], Embedder] = {}
 _shared_lock = threading.Lock()

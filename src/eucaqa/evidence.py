@@ -248,6 +248,8 @@ class Question:
 
     text: str
     vector: np.ndarray
+    #: the mean of the question's word pieces outside its names, unit length: what it asks about
+    predicate_vector: np.ndarray
     #: stemmed content words (BM25's view), each once, with their IDF weights
     weights: dict[str, float]
     answer_type: AnswerType | None
@@ -365,6 +367,9 @@ ANSWER_FEATURES = (
     "predicate_window", # share of its other words found around the best span
     "name_swapped",     # a name of the question is missing around the best span, another stands there
     "dense_spread",     # the best cosine minus the mean cosine of the candidates described
+    "predicate_dense",  # cosine of the best span's sentence to what the question asks about
+                        # (the mean of its word pieces outside its names, from the same forward pass)
+    "best_predicate_dense",  # the best such cosine of any candidate sentence
 )
 
 
@@ -376,4 +381,6 @@ class Candidate:
     first: int          # first sentence row of the cited span (== row unless it points back)
     chars: int          # characters of the cited span
     features: np.ndarray
+    #: cosine of the sentence to ``Question.predicate_vector`` (a signal of the answer, not of the span)
+    predicate_dense: float = 0.0
     probability: float = 0.0

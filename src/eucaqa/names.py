@@ -32,6 +32,20 @@ def name_words(question: str) -> list[str]:
     ]
 
 
+def name_word_spans(question: str) -> list[tuple[int, int]]:
+    """Where in the question each word of :func:`name_words` stands: ``(start, end)`` characters."""
+    return [
+        match.span() for position, match in enumerate(_WORD.finditer(question))
+        if _is_name_word(match.group(0), position)
+    ]
+
+
+def _is_name_word(word: str, position: int) -> bool:
+    return bool(_DIGIT.search(word)) or (
+        word[0].isupper() and (position > 0 or (word.isupper() and len(word) >= 2)) and word.lower() not in NOT_NAMES
+    )
+
+
 #: Lower-case words that may stand inside a name ("Organization for Security and Co-operation in Europe").
 _NAME_LINKS = frozenset("of for and in on the de".split())
 
