@@ -168,6 +168,9 @@ def test_the_question_vector_and_what_it_asks_about_come_from_one_forward_pass(e
     assert float(asked @ gives - asked @ names) > float(vector @ gives - vector @ names)
     # every word piece left out: the question's vector
     assert np.array_equal(embedder.encode_question(question, [(0, len(question))])[1], vector)
+    # a question longer than the model's window is cut as encode() cuts it
+    long = question + " word" * 600
+    assert np.array_equal(embedder.encode_question(long, [])[0], embedder.encode_query(long))
 
 
 def test_a_very_long_question_still_answers(shipped_index):

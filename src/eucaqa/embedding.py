@@ -160,21 +160,26 @@ class Embedder:
         return vector[0].astype(np.float32, copy=False)
 
     def encode_question(self, text: str, leave_out: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-        """The question's vector (as :meth:`encode_query`) and, from the same forward pass, the
-        unit-length mean of its word pieces that lie outside the character ranges ``leave_out``
-        (its names): what the question asks about, whatever it is asked of. When every word piece
-        is left out, the second vector is the first."""
+        """The question's vector (the same as :meth:`encode_query`, to the bit) and, from the same
+        forward pass, the unit-length mean of its word pieces that lie outside the character
+        ranges ``leave_out`` (its names): what the question asks about, whatever it is asked of.
+        When every word piece is left out, the second vector is the first.
+
+        One tokenisation gives the model's input and each word piece's characters; the model's
+        forward pass gives the pooled vector and the word pieces' vectors together."""
+        import torch
+        from torch.nn.functional import normalize
+
         model = self.model
         with self._encode_lock:
-            output = model.encode(text, output_value=None, convert_to_numpy=False, show_progress_bar=False)
-            offsets = model.tokenizer(text, return_offsets_mapping=True, truncation=True,
-                                      max_length=model.max_seq_length)["offset_mapping"]
-        from torch.nn.functional import normalize  # torch is loaded with the model
-
-        # normalised as encode(normalize_embeddings=True) does it, so that both vectors agree to the bit
-        vector = normalize(output["sentence_embedding"], p=2, dim=0).numpy().astype(np.float32)
-        tokens = output["token_embeddings"].numpy().astype(np.float32)
-        keep = [n for n, (start, end) in enumerate(offsets[: len(tokens)])
+            features = model.tokenizer([text], padding=True, truncation="longest_first", return_tensors="pt",
+                                       max_length=model.max_seq_length, return_offsets_mapping=True)
+            offsets = features.pop("offset_mapping")[0].tolist()
+            with torch.inference_mode():
+                output = model.forward(dict(features))
+        vector = normalize(output["sentence_embedding"][0], p=2, dim=0).numpy().astype(np.float32)
+        tokens = output["token_embeddings"][0].numpy().astype(np.float32)
+        keep = [n for n, (start, end) in enumerate(offsets)
                 if end > start and not any(start >= a and end <= b for a, b in leave_out)]
         if not keep:
             return vector, vector
