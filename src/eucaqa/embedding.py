@@ -171,14 +171,20 @@ class Embedder:
         from torch.nn.functional import normalize
 
         model = self.model
-        with self._encode_lock:
-            features = model.tokenizer([text], padding=True, truncation="longest_first", return_tensors="pt",
-                                       max_length=model.max_seq_length, return_offsets_mapping=True)
-            offsets = features.pop("offset_mapping")[0].tolist()
-            with torch.inference_mode():
-                output = model.forward(dict(features))
-        vector = normalize(output["sentence_embedding"][0], p=2, dim=0).numpy().astype(np.float32)
-        tokens = output["token_embeddings"][0].numpy().astype(np.float32)
+        try:
+            with self._encode_lock:
+                features = model.tokenizer([text], padding=True, truncation="longest_first", return_tensors="pt",
+                                           max_length=model.max_seq_length, return_offsets_mapping=True)
+                offsets = features.pop("offset_mapping")[0].tolist()
+                with torch.inference_mode():
+                    output = model.forward(dict(features))
+            vector = normalize(output["sentence_embedding"][0], p=2, dim=0).numpy().astype(np.float32)
+            tokens = output["token_embeddings"][0].numpy().astype(np.float32)
+        except (NotImplementedError, KeyError, TypeError, ValueError):
+            # a model whose tokenizer gives no character offsets (a "slow" one) or that gives no
+            # word-piece vectors: the question's vector stands for both
+            vector = self.encode_query(text)
+            return vector, vector
         keep = [n for n, (start, end) in enumerate(offsets)
                 if end > start and not any(start >= a and end <= b for a, b in leave_out)]
         if not keep:
