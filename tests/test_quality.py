@@ -88,14 +88,13 @@ def test_held_out_in_scope_questions(reports):
 def test_held_out_second_domain(reports):
     constitution = reports["constitution"]
     assert constitution.answer_hit >= 0.85
-    # Below the 0.80 the issue asks for (see the README): this guards what is reached.
-    assert constitution.abstained_out_of_scope / constitution.out_of_scope >= 0.55
+    assert constitution.abstained_out_of_scope / constitution.out_of_scope >= 0.75
 
 
 def test_held_out_near_topic_questions(reports):
     # Below the 0.85 the issue asks for (see the README): this guards what is reached.
     near = reports["near_topic"]
-    assert near.abstained_out_of_scope / near.out_of_scope >= 0.4
+    assert near.abstained_out_of_scope / near.out_of_scope >= 0.5
 
 
 def test_questions_about_documents_not_indexed_are_abstained_on(reports):
@@ -114,7 +113,7 @@ def test_answers_hold_the_answer_at_least_as_often_as_the_700_character_baseline
 def test_held_out_third_domain(reports):
     report = reports["federal_register"]
     assert report.answer_hit >= 0.7
-    assert report.abstained_out_of_scope / report.out_of_scope >= 0.5
+    assert report.abstained_out_of_scope / report.out_of_scope >= 0.7
 
 
 def test_confidence_is_calibrated_on_the_held_out_questions(reports):
