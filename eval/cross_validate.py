@@ -19,6 +19,11 @@ confidence itself tells answers apart, whatever the threshold: the AUROC of
 the documents cannot answer, and against the other questions that are not
 answered right (wrong answers too).
 
+``--against SIGNAL ...`` weighs a change of signals against noise: on the same folds, the models
+are fitted with those signals and without them, and for each corpus and seed it prints the change
+of the AUROC (right against unanswerable) and its 95% interval over 1,000 paired bootstrap
+resamples of the questions (seeded), with the share of resamples where the change is <= 0.
+
 ``--by-corpus`` asks instead how the models hold on a kind of document they
 were not fitted on: for each corpus (the shipped EU documents, the
 constitution, the Federal Register), fit on every question of the other two
@@ -117,14 +122,42 @@ def separation(results: list[Outcome]) -> dict[str, float]:
     return figures
 
 
+def auroc_right_vs_unanswerable(outcomes: list[Outcome]) -> float | None:
+    """The AUROC of the confidence, answers right against questions the corpus cannot answer."""
+    right = [o.confidence for o in outcomes if o.hit]
+    unanswerable = [o.confidence for o in outcomes if not o.answerable]
+    if not right or not unanswerable:
+        return None
+    return float(roc_auc_score([1] * len(right) + [0] * len(unanswerable), right + unanswerable))
+
+
+def bootstrap_change(without: list[Outcome], with_: list[Outcome], resamples: int = 1000,
+                     seed: int = 0) -> tuple[float, float, float, float]:
+    """The AUROC change from ``without`` to ``with_`` (the same questions, in the same order), its
+    95% interval over paired bootstrap resamples of the questions, and the share of them <= 0."""
+    rng = np.random.default_rng(seed)
+    changes = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(without), len(without))
+        before = auroc_right_vs_unanswerable([without[i] for i in pick])
+        after = auroc_right_vs_unanswerable([with_[i] for i in pick])
+        if before is not None and after is not None:
+            changes.append(after - before)
+    low, high = np.percentile(changes, [2.5, 97.5])
+    change = auroc_right_vs_unanswerable(with_) - auroc_right_vs_unanswerable(without)
+    return change, float(low), float(high), float(np.mean(np.array(changes) <= 0))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Cross-validate the answer model on all labelled questions.")
     parser.add_argument("--drop", nargs="*", default=[], help="signals to leave out of both models")
+    parser.add_argument("--against", nargs="+", metavar="SIGNAL",
+                        help="compare the models with and without these signals, with bootstrap intervals")
     parser.add_argument("--by-corpus", action="store_true", help="fit on two corpora, score the third")
     parser.add_argument("--leave-out", choices=sorted(set(CORPUS_OF.values())),
                         help="with --by-corpus: fit on one corpus only, never on this one")
     args = parser.parse_args(argv)
-    unknown = set(args.drop) - set(CANDIDATE_FEATURES) - set(ANSWER_FEATURES)
+    unknown = (set(args.drop) | set(args.against or ())) - set(CANDIDATE_FEATURES) - set(ANSWER_FEATURES)
     if unknown:
         parser.error(f"unknown signals: {', '.join(sorted(unknown))}")
     indexes = corpus_indexes()
@@ -155,15 +188,33 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{len(examples)} questions, each corpus scored by models fitted on the others{never}; dropped: {dropped}")
         print(json.dumps({name: round(float(np.mean(values)), 3) for name, values in scores.items()}, indent=1))
         return
-    for seed in SEEDS:
+
+    def cross_validated(seed: int, drop: frozenset[str]) -> list[Outcome]:
+        """Each question's outcome with models fitted on the four folds without it (in ``examples``' order)."""
         order = np.random.default_rng(seed).permutation(len(examples))
         fold_of = np.empty(len(examples), dtype=int)
         fold_of[order] = np.arange(len(examples)) % FOLDS
-        results = []
+        outcome = {}
         for fold in range(FOLDS):
             train = [e for e, f in zip(examples, fold_of) if f != fold]
             test = [e for e, f in zip(examples, fold_of) if f == fold]
-            results += one_fold(train, test, engine_of, labels_of, frozenset(args.drop))
+            for example, result in zip(test, one_fold(train, test, engine_of, labels_of, drop)):
+                outcome[id(example)] = result
+        return [outcome[id(e)] for e in examples]
+
+    if args.against:
+        print(f"{len(examples)} questions, {FOLDS} folds; AUROC (right vs unanswerable) with {', '.join(args.against)} "
+              "minus without; 95% interval and share <= 0 over 1,000 paired bootstrap resamples")
+        for seed in SEEDS:
+            without = cross_validated(seed, frozenset(args.drop) | frozenset(args.against))
+            with_ = cross_validated(seed, frozenset(args.drop))
+            for corpus in sorted(set(CORPUS_OF.values())):
+                keep = [n for n, e in enumerate(examples) if CORPUS_OF[e.file] == corpus and not e.file.startswith("unindexed")]
+                change, low, high, share = bootstrap_change([without[n] for n in keep], [with_[n] for n in keep])
+                print(f"seed {seed} {corpus}: {change:+.4f} [{low:+.4f}, {high:+.4f}], <= 0 in {share:.3f}")
+        return
+    for seed in SEEDS:
+        results = cross_validated(seed, frozenset(args.drop))
         for name in sorted({r.name for r in results}):
             rights = [r.right for r in results if r.name == name]
             scores.setdefault(name, []).append(sum(rights) / len(rights))
