@@ -25,11 +25,7 @@ _DIGIT = re.compile(r"\d")
 def name_words(question: str) -> list[str]:
     """The words by which a question names something: capitalised words after
     the first, acronyms, and numbers ("Tajikistan", "WTO", "2015")."""
-    return [
-        word for position, word in enumerate(_WORD.findall(question))
-        if _DIGIT.search(word)
-        or (word[0].isupper() and (position > 0 or (word.isupper() and len(word) >= 2)) and word.lower() not in NOT_NAMES)
-    ]
+    return [word for position, word in enumerate(_WORD.findall(question)) if _is_name_word(word, position)]
 
 
 def name_word_spans(question: str) -> list[tuple[int, int]]:
@@ -41,6 +37,7 @@ def name_word_spans(question: str) -> list[tuple[int, int]]:
 
 
 def _is_name_word(word: str, position: int) -> bool:
+    """A number, an acronym, or a capitalised word that is not the question's first nor a question word."""
     return bool(_DIGIT.search(word)) or (
         word[0].isupper() and (position > 0 or (word.isupper() and len(word) >= 2)) and word.lower() not in NOT_NAMES
     )
