@@ -171,6 +171,12 @@ def test_the_question_vector_and_what_it_asks_about_come_from_one_forward_pass(e
     # a question longer than the model's window is cut as encode() cuts it
     long = question + " word" * 600
     assert np.array_equal(embedder.encode_question(long, [])[0], embedder.encode_query(long))
+    # a model just loaded is in inference mode before encode() ever ran (no dropout on questions)
+    from eucaqa.embedding import Embedder
+
+    fresh = Embedder(embedder.model_path)
+    assert not any(module.training for module in fresh.model.modules())
+    assert np.array_equal(fresh.encode_question(question, spans)[1], asked)
 
 
 def test_a_very_long_question_still_answers(shipped_index):

@@ -87,9 +87,11 @@ class Embedder:
 
                     transformers_logging.disable_progress_bar()
 
-                    self._model = SentenceTransformer(
-                        str(self.model_path), device="cpu", local_files_only=True
-                    )
+                    model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+                    # encode() puts the model in inference mode itself; encode_question calls its
+                    # forward pass directly, so it must not depend on encode() having run first
+                    model.eval()
+                    self._model = model
         return self._model
 
     @property
