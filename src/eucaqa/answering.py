@@ -3,7 +3,9 @@
 This is where a question becomes an answer (:meth:`Engine.answer`):
 
 1. the question is embedded, its words stemmed, and what it names (proper
-   names, acronyms, numbers, words the corpus finds rare) picked out;
+   names, acronyms, numbers, words the corpus finds rare) picked out; the same
+   forward pass also gives a vector of what it asks about (its word pieces
+   outside its names);
 2. :class:`~eucaqa.retrieval.Retriever` returns the top passages (dense + BM25);
 3. :func:`~eucaqa.candidates.describe_candidates` makes every sentence of
    those passages a candidate, cited as a verbatim span
