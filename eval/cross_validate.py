@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +55,7 @@ from train import (  # noqa: E402
     RANKER_C,
     RANKER_SIGNS,
     answer_hit,
+    auroc,
     corpus_indexes,
     fit_confidence,
     fit_logistic,
@@ -117,8 +117,7 @@ def separation(results: list[Outcome]) -> dict[str, float]:
         not_right = [r.confidence for r in rows if not r.hit]
         for label, others in (("right vs unanswerable", unanswerable), ("right vs not right", not_right)):
             if right and others:
-                truth = [1] * len(right) + [0] * len(others)
-                figures[f"{corpus}: AUROC {label}"] = float(roc_auc_score(truth, right + others))
+                figures[f"{corpus}: AUROC {label}"] = auroc(right, others)
     return figures
 
 
@@ -126,9 +125,7 @@ def auroc_right_vs_unanswerable(outcomes: list[Outcome]) -> float | None:
     """The AUROC of the confidence, answers right against questions the corpus cannot answer."""
     right = [o.confidence for o in outcomes if o.hit]
     unanswerable = [o.confidence for o in outcomes if not o.answerable]
-    if not right or not unanswerable:
-        return None
-    return float(roc_auc_score([1] * len(right) + [0] * len(unanswerable), right + unanswerable))
+    return auroc(right, unanswerable) if right and unanswerable else None
 
 
 def bootstrap_change(without: list[Outcome], with_: list[Outcome], resamples: int = 1000,

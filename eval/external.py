@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from report import TABLE_HEADER, table_row  # noqa: E402
-from train import CORPUS_PDFS, ROOT, WORK, corpus_indexes  # noqa: E402
+from train import CORPUS_PDFS, ROOT, WORK, auroc, corpus_indexes  # noqa: E402
 
 from eucaqa.evaluation import evaluate_file, read_questions  # noqa: E402
 from eucaqa.index import build_index  # noqa: E402
@@ -114,13 +114,6 @@ def main() -> None:
     print("\nAUROC of the confidence in the library of all four, answers right (the spans hold an accepted answer) "
           f"against: questions no document answers {auroc(right, unanswerable):.4f}, "
           f"questions about the documents left out {auroc(right, [row.confidence for row in not_indexed]):.4f}")
-
-
-def auroc(positives: list[float], negatives: list[float]) -> float:
-    """The chance that a positive's score is above a negative's (ties count half)."""
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score([1] * len(positives) + [0] * len(negatives), positives + negatives))
 
 
 if __name__ == "__main__":

@@ -224,6 +224,13 @@ def fit_confidence(examples: list[Example], engine_of, model: AnswerModel,
     return confidence, cap, threshold
 
 
+def auroc(positives: list[float], negatives: list[float]) -> float:
+    """The chance that a positive's score is above a negative's (ties count half)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score([1] * len(positives) + [0] * len(negatives), positives + negatives))
+
+
 def answer_hit(example: Example, engine: Engine, chosen) -> bool:
     accepted = example.item.get("answers") or []
     return bool(accepted) and contains_any(" ".join(span_text(engine, c.first, c.row) for c in chosen), accepted)
