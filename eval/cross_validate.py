@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         return engines[CORPUS_OF[example.file]]
 
     labels_of = {
-        id(e): np.array([contains_any(span_text(engine_of(e), c.first, c.row), e.item["answers"]) for c in e.evidence.candidates], dtype=int)
+        id(e): np.array([contains_any(span_text(engine_of(e), c), e.item["answers"]) for c in e.evidence.candidates], dtype=int)
         for e in examples if e.item.get("answers")
     }
     scores: dict[str, list[float]] = {}

@@ -50,7 +50,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from eucaqa.answer_model import MODEL_FILE, AnswerModel, LogisticModel, load_answer_model  # noqa: E402
 from eucaqa.answering import Engine, Evidence, answer_features, decide, untyped  # noqa: E402
 from eucaqa.evaluation import contains_any, read_questions  # noqa: E402
-from eucaqa.evidence import ANSWER_FEATURES, CANDIDATE_FEATURES  # noqa: E402
+from eucaqa.evidence import ANSWER_FEATURES, CANDIDATE_FEATURES, Candidate  # noqa: E402
 from eucaqa.index import build_index, load_index  # noqa: E402
 
 WORK = ROOT / "eval" / "work"
@@ -130,9 +130,9 @@ def gather(files: dict[str, Path], engines: dict[str, Engine]) -> list[Example]:
     return examples
 
 
-def span_text(engine: Engine, first: int, row: int) -> str:
-    doc, _, start, _ = (int(x) for x in engine.index.sentences[first])
-    return engine.index.texts[doc][start : int(engine.index.sentences[row, 3])]
+def span_text(engine: Engine, candidate: Candidate) -> str:
+    """The text ``candidate`` would cite (uncut)."""
+    return engine.index.texts[int(engine.index.sentences[candidate.first, 0])][candidate.start : candidate.end]
 
 
 def fit_logistic(
@@ -233,7 +233,7 @@ def auroc(positives: list[float], negatives: list[float]) -> float:
 
 def answer_hit(example: Example, engine: Engine, chosen) -> bool:
     accepted = example.item.get("answers") or []
-    return bool(accepted) and contains_any(" ".join(span_text(engine, c.first, c.row) for c in chosen), accepted)
+    return bool(accepted) and contains_any(" ".join(span_text(engine, c) for c in chosen), accepted)
 
 
 def neutral_model() -> AnswerModel:
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         engine = engine_of[id(example)]
         for candidate in example.evidence.candidates:
             rows.append(candidate.features)
-            labels.append(contains_any(span_text(engine, candidate.first, candidate.row), accepted))
+            labels.append(contains_any(span_text(engine, candidate), accepted))
     ranker = fit_logistic(np.vstack(rows), np.array(labels, dtype=int), CANDIDATE_FEATURES, RANKER_C, signs=RANKER_SIGNS)
     print(f"ranker: {len(rows)} candidate spans, {sum(labels)} holding an answer")
 

@@ -320,3 +320,34 @@ def test_the_sentence_cache_changes_no_answer_and_stays_bounded(shipped_index, m
     engine.sentence_cache.clear()
     assert replies() == first
     assert 0 < len(engine.sentence_cache.stems) <= 10
+
+
+def _candidate(row: int, first: int, start: int, end: int, probability: float, typed_missing: float = 0.0):
+    from eucaqa.evidence import CANDIDATE_FEATURES, Candidate
+
+    features = np.zeros(len(CANDIDATE_FEATURES))
+    features[CANDIDATE_FEATURES.index("typed_missing")] = typed_missing
+    return Candidate(row=row, first=first, last=row, start=start, end=end, features=features, probability=probability)
+
+
+def test_a_span_sharing_sentences_with_one_chosen_widens_it_instead_of_being_left_out():
+    from eucaqa.answering import choose_spans
+    from eucaqa.evidence import CANDIDATE_FEATURES
+
+    typed_missing = CANDIDATE_FEATURES.index("typed_missing")
+
+    best = _candidate(10, 10, 1000, 1100, 0.9, typed_missing=1.0)
+    pointing_back = _candidate(11, 10, 1000, 1180, 0.6)  # "It ..." cited with sentence 10 before it
+    elsewhere = _candidate(40, 40, 5000, 5100, 0.5)
+    chosen = choose_spans([best, pointing_back, elsewhere])
+    assert [(c.first, c.last, c.start, c.end) for c in chosen] == [(10, 11, 1000, 1180), (40, 40, 5000, 5100)]
+    assert chosen[0].row == 10 and chosen[0].probability == 0.9  # still the best sentence's span
+    # the widened span holds the type asked for when either part does
+    assert chosen[0].features[typed_missing] == 0.0
+    assert best.features[typed_missing] == 1.0  # the candidate itself is unchanged
+
+    # a span that would join two chosen ones, or a widening past the 700 characters, is left out
+    bridge = _candidate(41, 11, 1000, 5100, 0.4)
+    assert choose_spans([best, elsewhere, bridge]) == [best, elsewhere]
+    long_tail = _candidate(12, 10, 1000, 1800, 0.6)
+    assert choose_spans([best, long_tail, elsewhere]) == [best, elsewhere]

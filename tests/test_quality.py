@@ -249,8 +249,8 @@ def test_an_answer_lacking_the_type_asked_for_is_not_given(shipped_index, consti
 
 
 def _place(engine, candidate):
-    doc, page, start, _ = (int(x) for x in engine.index.sentences[candidate.first])
-    return doc, page, start, int(engine.index.sentences[candidate.row, 3])
+    doc, page = (int(x) for x in engine.index.sentences[candidate.first, :2])
+    return doc, page, candidate.start, candidate.end
 
 
 def test_the_model_file_fits_the_code_and_a_damaged_one_is_refused(tmp_path):

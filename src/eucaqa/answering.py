@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -221,8 +221,8 @@ class Engine:
         )
 
     def _cite(self, candidate: Candidate, question: Question) -> AnswerSentence:
-        doc, page, start, _ = (int(x) for x in self.index.sentences[candidate.first])
-        end = int(self.index.sentences[candidate.row, 3])
+        doc, page = (int(x) for x in self.index.sentences[candidate.first, :2])
+        start, end = candidate.start, candidate.end
         if end - start > MAX_ANSWER_CHARS - 5:
             # Only a single sentence longer than the whole answer is cut, at a word boundary.
             limit = MAX_ANSWER_CHARS - 5
@@ -247,24 +247,49 @@ def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], flo
     probabilities = model.ranker.probabilities(np.vstack([c.features for c in candidates]))
     for candidate, probability in zip(candidates, probabilities):
         candidate.probability = float(probability)
-    ranked = sorted(candidates, key=lambda c: (-c.probability, c.row))
-    best = ranked[0]
-    chosen = [best]
-    length = min(best.chars, MAX_ANSWER_CHARS)
-    for candidate in ranked[1:]:
-        if len(chosen) == MAX_SENTENCES or candidate.probability < model.follow_up_share * best.probability:
-            break
-        if any(candidate.first <= other.row and other.first <= candidate.row for other in chosen):
-            continue  # overlaps a span already cited
-        if length + candidate.chars + 5 > MAX_ANSWER_CHARS:
-            continue
-        chosen.append(candidate)
-        length += candidate.chars + 5
+    chosen = choose_spans(sorted(candidates, key=lambda c: (-c.probability, c.row)), model.follow_up_share)
+    best = chosen[0]
     features = answer_features(evidence, best)
     confidence = float(model.confidence.probabilities(features.reshape(1, -1))[0])
     if untyped(evidence, chosen):
         confidence = min(confidence, model.untyped_confidence)
     return chosen, confidence
+
+
+def choose_spans(ranked: list[Candidate], follow_up_share: float = 0.0) -> list[Candidate]:
+    """The spans to cite, best first: the best of ``ranked``, then the next ones in that order
+    while they fit (:data:`MAX_SENTENCES` spans, :data:`MAX_ANSWER_CHARS` characters) and have at
+    least ``follow_up_share`` of the best one's probability. A span that shares sentences with one
+    already chosen widens it (one contiguous span holding both) instead of being left out."""
+    chosen = ranked[:1]
+    for candidate in ranked[1:]:
+        if len(chosen) == MAX_SENTENCES or candidate.probability < follow_up_share * ranked[0].probability:
+            break
+        overlapping = [n for n, other in enumerate(chosen) if candidate.first <= other.last and other.first <= candidate.last]
+        if len(overlapping) > 1:
+            continue  # it would join two spans already chosen
+        other = chosen[overlapping[0]] if overlapping else None
+        span = candidate if other is None else joined(other, candidate)
+        length = sum(c.chars + 5 for c in chosen if c is not other)
+        if span.chars > MAX_ANSWER_CHARS - 5 or length + span.chars > MAX_ANSWER_CHARS:
+            continue
+        if other is None:
+            chosen.append(span)
+        else:
+            chosen[overlapping[0]] = span
+    return chosen
+
+
+def joined(cited: Candidate, other: Candidate) -> Candidate:
+    """``cited`` widened to the sentences of ``other`` too, one contiguous span (the two overlap).
+
+    Its signals stay those of ``cited``, but for the type asked for, which the wider span holds
+    when either part does."""
+    features = cited.features.copy()
+    missing = _FEATURE["typed_missing"]
+    features[missing] = min(cited.features[missing], other.features[missing])
+    return replace(cited, first=min(cited.first, other.first), last=max(cited.last, other.last),
+                   start=min(cited.start, other.start), end=max(cited.end, other.end), features=features)
 
 
 def untyped(evidence: Evidence, chosen: list[Candidate]) -> bool:

@@ -190,7 +190,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             min(1.0, len(span_text) / 400),
             question.names_in_document.get(doc, 1.0),
         ], dtype=np.float64)
-        candidates.append(Candidate(row=row, first=first, chars=len(span_text), features=features,
+        candidates.append(Candidate(row=row, first=first, last=row, start=start, end=end, features=features,
                                     predicate_dense=predicate_dense[row]))
     return candidates
 

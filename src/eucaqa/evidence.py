@@ -379,8 +379,15 @@ class Candidate:
 
     row: int            # the sentence (row of the sentence table)
     first: int          # first sentence row of the cited span (== row unless it points back)
-    chars: int          # characters of the cited span
+    last: int           # last sentence row of the cited span (== row unless joined with a later one)
+    start: int          # the span's characters in its document: ``text[start:end]``
+    end: int
     features: np.ndarray
     #: cosine of the sentence to ``Question.predicate_vector`` (a signal of the answer, not of the span)
     predicate_dense: float = 0.0
     probability: float = 0.0
+
+    @property
+    def chars(self) -> int:
+        """Characters of the cited span."""
+        return self.end - self.start
