@@ -13,6 +13,12 @@ Nothing here is fitted on. Two conditions the fitted sets do not cover:
   Supreme Court); "library of all four" is asked every corpus's questions, answerable among
   the others' passages.
 
+- **A book as a folder of articles**: the book's chapters as text files, and two libraries of
+  alternate chapters, each asked the questions about its own chapters and, as questions it cannot
+  answer, those about the chapters it does not hold: one subject, one author's vocabulary, the
+  same people and cases named across chapters, as in a folder of encyclopedia articles of which
+  some are not indexed.
+
 The EU, constitution and Federal Register questions are their held-out halves
 (``eval/heldout/``); the Free Culture questions are all of them.
 """
@@ -47,6 +53,42 @@ QUESTIONS = {
     "federal_register": [HELDOUT / "federal_register.jsonl"],
     "free_culture": [HERE / "free_culture.jsonl"],
 }
+
+
+#: Free Culture's chapters and their PDF pages (see ``free_culture.md``); front and back matter left out.
+CHAPTERS = (
+    ("introduction", 17, 29), ("piracy-part-opening", 31, 34), ("creators", 35, 44), ("mere-copyists", 45, 61),
+    ("catalogs", 62, 66), ("pirates", 67, 75), ("piracy", 76, 93), ("founders", 97, 106), ("recorders", 107, 111),
+    ("transformers", 112, 119), ("collectors", 120, 127), ("property", 128, 185), ("chimera", 187, 192),
+    ("harms", 193, 217), ("eldred", 221, 254), ("eldred-ii", 256, 264), ("conclusion", 265, 279),
+    ("afterword", 281, 312),
+)
+
+
+def chapter_libraries(work: Path) -> list[tuple[Path, list[dict], list[dict]]]:
+    """Two indexes of alternate chapters of Free Culture (one text file each), each with the
+    answerable questions about its chapters and, unanswerable, those about the others."""
+    from eucaqa.documents import load_document
+
+    book = load_document(FREE_CULTURE_PDF)
+    page_text = {page.number: book.text[page.start : page.end] for page in book.pages}
+    questions = [item for item in read_questions(QUESTIONS["free_culture"][0]) if item["answers"]]
+    libraries = []
+    for half in (0, 1):
+        chapters = [chapter for n, chapter in enumerate(CHAPTERS) if n % 2 == half]
+        folder = work / f"documents-chapters-{half}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for n, (name, first, last) in enumerate(chapters):
+            text = "\n\n".join(page_text[page] for page in range(first, last + 1) if page in page_text)
+            path = folder / f"{2 * n + half:02d}-{name}.txt"
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+        index = work / f"index-chapters-{half}"
+        build_index(folder, index)
+        held = [item for item in questions if any(first <= item["page"] <= last for _, first, last in chapters)]
+        others = [{**item, "answers": []} for item in questions if item not in held]
+        libraries.append((index, held, others))
+    return libraries
 
 
 def corpus_files() -> dict[str, list[Path]]:
@@ -109,11 +151,24 @@ def main() -> None:
         report = evaluate_file(questions, index_dir=index)
         not_indexed += report.rows
         print(table_row(f"{name} questions, library without it", report))
+    chapters_right, chapters_other = [], []
+    for half, (index, held, others) in enumerate(chapter_libraries(work)):
+        for label, items in (("its chapters", held), ("the other chapters", others)):
+            path = work / f"chapters-{half}-{'own' if items is held else 'other'}.jsonl"
+            path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+            report = evaluate_file(path, index_dir=index)
+            print(table_row(f"free_culture, alternate chapters ({half + 1} of 2): {label}", report))
+            if items is held:
+                chapters_right += [row.confidence for row in report.rows if row.would_hit]
+            else:
+                chapters_other += [row.confidence for row in report.rows]
     right = [row.confidence for row in in_library if row.in_scope and row.would_hit]
     unanswerable = [row.confidence for row in in_library if not row.in_scope]
     print("\nAUROC of the confidence in the library of all four, answers right (the spans hold an accepted answer) "
           f"against: questions no document answers {auroc(right, unanswerable):.4f}, "
           f"questions about the documents left out {auroc(right, [row.confidence for row in not_indexed]):.4f}")
+    print("AUROC of the confidence in the chapter libraries, answers right against questions about the chapters "
+          f"not indexed: {auroc(chapters_right, chapters_other):.4f}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ POINTING_BACK = re.compile(
     re.IGNORECASE,
 )
 #: At most this many sentences are put before a pointing-back sentence.
-MAX_CONTEXT_SENTENCES = 2
+MAX_CONTEXT_SENTENCES = 4
 
 #: A term is rare, hence specific, when at most this share of passages hold it.
 RARE_SHARE = 0.1
