@@ -306,3 +306,45 @@ def test_matched_terms_agree_with_term_matches():
         assert question.matched(present) == {t for t in terms | names if term_matches(t, present)}
 
     check()
+
+
+def test_a_two_word_name_is_there_when_its_proper_word_is_but_not_by_a_common_one(tmp_path, embedder):
+    """A narrative names a person in full once, then by one name: "Lott" stands for "Trent Lott".
+    A word the document also writes in lower case ("airlines") is no sign of the whole name."""
+    from eucaqa.answering import Engine
+    from eucaqa.evidence import CANDIDATE_FEATURES
+    from eucaqa.index import build_index, load_index
+
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    filler = "\n\n".join(  # enough passages that the two names are rare, not the corpus's topic
+        f"Part {part}, chapter {n} of the report turns to the {topic}. The {topic} changed a great deal over "
+        f"the years, and the people who worked on the {topic} saw it happen. Many of them wrote about it later."
+        for part in ("one", "two", "three")
+        for n, topic in enumerate(("harvest", "railway", "harbour", "museum", "orchestra", "library", "bridge",
+                                   "hospital", "market", "school", "canal", "theatre"), start=1)
+    )
+    (documents / "story.txt").write_text(
+        "Senator Trent Lott spoke at a party in Washington in December 2002. "
+        "The remarks drew little notice from the newspapers at first. "
+        "Bloggers kept the story alive for weeks. Readers wrote to the papers. Editors followed up. "
+        "Old speeches were found and quoted. Historians were asked what they meant. Columnists wrote about them. "
+        "In the end, Lott was forced to resign as Senate Majority Leader in January 2003.\n\n"
+        + filler
+        + "\n\nEthiopian Airlines operates many routes. The airlines of the region grew fast. "
+        "In 2019, Ethiopian Airlines carried eleven million passengers.",
+        encoding="utf-8",
+    )
+    build_index(documents, tmp_path / "index", embedder=embedder)
+    engine = Engine(load_index(tmp_path / "index"))
+    swapped = CANDIDATE_FEATURES.index("name_swapped")
+
+    def swap_of(question: str, sentence_start: str) -> float:
+        evidence = engine.gather(question)
+        for candidate in evidence.candidates:
+            if engine.index.sentence_text(candidate.row).startswith(sentence_start):
+                return float(candidate.features[swapped])
+        raise AssertionError(f"no candidate starts with {sentence_start!r}")
+
+    assert swap_of("Which post did Trent Lott have to resign from?", "In the end, Lott") == 0.0
+    assert swap_of("How many passengers did Southwest Airlines carry in 2019?", "In 2019, Ethiopian") == 1.0

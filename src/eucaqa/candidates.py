@@ -8,6 +8,7 @@ that cannot be done it is not a candidate.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -49,6 +50,14 @@ class SentenceCache:
         self.stems: dict[int, frozenset[str]] = {}
         self.numbers: dict[int, frozenset[str]] = {}
         self.initials: dict[int, tuple[list[str], set[str]]] = {}
+        self.lowercase: dict[int, frozenset[str]] = {}
+
+    def lowercase_words(self, doc: int) -> frozenset[str]:
+        """The words a document writes in lower case somewhere ("air", "sea", not "Lott")."""
+        found = self.lowercase.get(doc)
+        if found is None:
+            found = self.lowercase[doc] = frozenset(_LOWERCASE_WORD.findall(self.index.texts[doc]))
+        return found
 
     def clear(self) -> None:
         for table in (self.stems, self.numbers, self.initials):
@@ -71,6 +80,9 @@ class SentenceCache:
                 table.clear()
             found = table[row] = read(self.index.sentence_text(row))
         return found
+
+
+_LOWERCASE_WORD = re.compile(r"(?<![\w’'-])[a-z]+(?![\w’'-])")
 
 
 def _stem_set(text: str) -> frozenset[str]:
@@ -144,6 +156,10 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
     asked = set(question.weights)
     predicate = asked - question.all_names  # what the question asks about, its names left out
     question_runs = [(names_terms(words), acronym) for words, acronym in name_runs(question.text)]
+    # names of exactly two adjacent words ("Trent Lott"), each word with its stems
+    pairs = [[(word, frozenset(names_terms([word]))) for word in run.split()]
+             for run in _CAPITALISED_RUN.findall(question.text)
+             if run.count(" ") == 1 and all(word[1:2].islower() for word in run.split())]
     answer_type = question.answer_type
     candidates = []
     for row in shortlist:
@@ -179,7 +195,8 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
             question.names_found(window),
             question.names_found(window, question.all_names),
             question.coverage(window, predicate),
-            _name_swapped(question, window, context, text, question_runs, matched_of, initials_of),
+            _name_swapped(question, window, context, text, question_runs, matched_of, initials_of,
+                          pairs, cache.lowercase_words(doc)),
             float(has_answer_type(text, answer_type, question.text)),
             float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
             1.0 / (1 + rank),
@@ -202,7 +219,7 @@ def _ranks(values: dict[int, float]) -> dict[int, int]:
 
 
 def _name_swapped(question: Question, window: set[str], rows: list[int], text: str, question_runs: list[tuple[set[str], str]],
-                  matched_of, initials_of) -> float:
+                  matched_of, initials_of, pairs=(), lowercase=frozenset()) -> float:
     """1 when a name the question gives is not in the span's ``window`` nor its wider
     context ``rows`` while the sentence names something the question does not:
     "When did Tajikistan ..." answered with a sentence on Kazakhstan. A name given there
@@ -210,7 +227,16 @@ def _name_swapped(question: Question, window: set[str], rows: list[int], text: s
     missing = question.names - window
     if not missing or not _other_names(text, question):
         return 0.0
-    missing -= set().union(*(matched_of(r) for r in rows))
+    seen = window | set().union(*(matched_of(r) for r in rows))
+    missing -= seen
+    if not missing:
+        return 0.0
+    # a two-word name is there when one of its words that the document never writes in lower
+    # case is: "Lott" for "Trent Lott" (but "Airlines" is no sign of "Southwest Airlines")
+    for pair in pairs:
+        terms = set().union(*(t for _, t in pair))
+        if terms & missing and any(word.lower() not in lowercase and t & seen for word, t in pair):
+            missing -= terms
     if not missing:
         return 0.0
     present: set[str] | None = None
@@ -222,6 +248,10 @@ def _name_swapped(question: Question, window: set[str], rows: list[int], text: s
             if acronym in present or any(acronym in run for run in initials):
                 missing -= terms
     return float(bool(missing))
+
+
+#: A run of capitalised words; those of exactly two words ("Trent Lott") are two-word names.
+_CAPITALISED_RUN = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*")
 
 
 def _other_names(text: str, question: Question) -> set[str]:
