@@ -9,14 +9,15 @@ This is where a question becomes an answer (:meth:`Engine.answer`):
 2. :class:`~eucaqa.retrieval.Retriever` returns the top passages (dense + BM25);
 3. :func:`~eucaqa.candidates.describe_candidates` makes every sentence of
    those passages a candidate, cited as a verbatim span
-   that starts one or two sentences earlier when it opens with a word that
+   that starts up to four sentences earlier when it opens with a word that
    points back ("It", "This", "Their"...); each candidate gets the signals of
    :data:`~eucaqa.evidence.CANDIDATE_FEATURES` (its own similarity and word
    overlap, its neighbours', its passage's rank, the kind of thing the
    question asks for, whether the question's named things meet around it);
 4. a logistic *ranker* fitted on labelled questions turns the signals into the
    probability that the span holds the answer; the best span is cited, then the
-   next ones in that order, 700 characters and five spans at most;
+   next ones in that order, 700 characters and five spans at most (one that
+   shares sentences with a span already chosen widens it);
 5. a second logistic model gives the answer its ``confidence``, the calibrated
    probability that it holds the right information; an answer to a question
    asking for a date, amount, share, person or place none of whose spans holds

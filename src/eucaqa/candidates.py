@@ -2,7 +2,7 @@
 and described by the signals the answer model weighs.
 
 A sentence that opens with a word pointing back ("It", "This", "Their"...) is
-cited together with the one or two sentences before it on the same page; when
+cited together with the sentences before it on the same page (up to four); when
 that cannot be done it is not a candidate.
 """
 
