@@ -56,7 +56,9 @@ def points_back(text: str) -> bool:
 
 # A wh-word, then at most three words, then the noun that names the kind of answer:
 # "In what year ...", "What was the value of ...", "Which European city ...".
-_ASKS = r"\b(what|which)\s+(?:\S+\s+){{0,3}}?({nouns})\b"
+# A word of do-support or a modal after the wh-word makes the noun the subject, not what is
+# asked: "What did the minister say?" asks for no person.
+_ASKS = r"\b(what|which)\s+(?!(?:do|does|did|will|would|can|could|should|shall|may|might|must)\b)(?:\S+\s+){{0,3}}?({nouns})\b"
 _TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern]] = [
     ("date", re.compile(r"^(since |until |by )?when\b|" + _ASKS.format(nouns="year|date|month|day|decade|century"), re.I)),
     ("share", re.compile(_ASKS.format(nouns="share|percentage|proportion|percent|fraction|portion"), re.I)),
