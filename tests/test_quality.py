@@ -308,6 +308,13 @@ def test_matched_terms_agree_with_term_matches():
     check()
 
 
+def test_a_possessive_ends_a_run_of_capitalised_words():
+    from eucaqa.candidates import _capitalised_runs
+
+    assert _capitalised_runs("Which price did George Eastman's Kodak camera sell at in New York?") == [
+        ["Which"], ["George", "Eastman's"], ["Kodak"], ["New", "York"]]
+
+
 def test_a_two_word_name_is_there_when_its_proper_word_is_but_not_by_a_common_one(tmp_path, embedder):
     """A narrative names a person in full once, then by one name: "Lott" stands for "Trent Lott".
     A word the document also writes in lower case ("airlines") is no sign of the whole name."""

@@ -157,9 +157,9 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
     predicate = asked - question.all_names  # what the question asks about, its names left out
     question_runs = [(names_terms(words), acronym) for words, acronym in name_runs(question.text)]
     # names of exactly two adjacent words ("Trent Lott"), each word with its stems
-    pairs = [[(word, frozenset(names_terms([word]))) for word in run.split()]
-             for run in _CAPITALISED_RUN.findall(question.text)
-             if run.count(" ") == 1 and all(word[1:2].islower() for word in run.split())]
+    pairs = [[(word, frozenset(names_terms([word]))) for word in run]
+             for run in _capitalised_runs(question.text)
+             if len(run) == 2 and all(word[1:2].islower() for word in run)]
     answer_type = question.answer_type
     candidates = []
     for row in shortlist:
@@ -252,6 +252,22 @@ def _name_swapped(question: Question, window: set[str], rows: list[int], text: s
 
 #: A run of capitalised words; those of exactly two words ("Trent Lott") are two-word names.
 _CAPITALISED_RUN = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*")
+
+
+def _capitalised_runs(text: str) -> list[list[str]]:
+    """The runs of capitalised words of ``text``, each ended by a possessive too:
+    "George Eastman's Kodak camera" -> [["George", "Eastman's"], ["Kodak"]]."""
+    runs = []
+    for run in _CAPITALISED_RUN.findall(text):
+        current: list[str] = []
+        for word in run.split():
+            current.append(word)
+            if word.endswith(("'s", "’s")):
+                runs.append(current)
+                current = []
+        if current:
+            runs.append(current)
+    return runs
 
 
 def _other_names(text: str, question: Question) -> set[str]:
