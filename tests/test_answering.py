@@ -355,3 +355,13 @@ def test_a_span_sharing_sentences_with_one_chosen_widens_it_instead_of_being_lef
     assert choose_spans([best, elsewhere, bridge]) == [best, elsewhere]
     long_tail = _candidate(12, 10, 1000, 1800, 0.6)
     assert choose_spans([best, long_tail, elsewhere]) == [best, elsewhere]
+
+
+def test_a_sentence_pointing_back_to_a_shortlisted_one_is_described_too():
+    from eucaqa.candidates import SHORTLIST_EACH, _shortlist
+
+    rows = list(range(100, 100 + 2 * SHORTLIST_EACH))
+    rank = {row: n for n, row in enumerate(rows)}  # the same order by cosine and by word overlap
+    after_shortlisted, after_other, inside = 100 + SHORTLIST_EACH, 100 + SHORTLIST_EACH + 5, 101
+    shortlist = _shortlist(rows, rank, rank, lambda row: row in {after_shortlisted, after_other, inside})
+    assert shortlist == rows[:SHORTLIST_EACH] + [after_shortlisted]

@@ -146,7 +146,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
     lexical_rank = _ranks(lexical)
     best_dense = max(dense.values())
     best_lexical = max(lexical.values())
-    shortlist = [row for row in rows if min(dense_rank[row], lexical_rank[row]) < SHORTLIST_EACH]
+    shortlist = _shortlist(rows, dense_rank, lexical_rank, lambda row: points_back(text_of(row)))
 
     def dense_of(row: int) -> float:
         if row not in dense:
@@ -210,6 +210,16 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
         candidates.append(Candidate(row=row, first=first, last=row, start=start, end=end, features=features,
                                     predicate_dense=predicate_dense[row]))
     return candidates
+
+
+def _shortlist(rows: list[int], dense_rank: dict[int, int], lexical_rank: dict[int, int], points_back_at) -> list[int]:
+    """The rows described in full: the best :data:`SHORTLIST_EACH` by cosine and by word
+    overlap, and the sentence right after one of them when it points back to it (it goes on
+    about the same thing, "It was formed in 1922 ...", without naming it)."""
+    shortlist = [row for row in rows if min(dense_rank[row], lexical_rank[row]) < SHORTLIST_EACH]
+    chosen = set(shortlist)
+    return shortlist + [row + 1 for row in sorted(chosen)
+                        if row + 1 in dense_rank and row + 1 not in chosen and points_back_at(row + 1)]
 
 
 def _ranks(values: dict[int, float]) -> dict[int, int]:
