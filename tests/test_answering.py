@@ -321,9 +321,11 @@ def test_the_sentence_cache_changes_no_answer_and_stays_bounded(shipped_index, m
     assert engine.sentence_cache.stems
     assert replies() == first  # answered again from the cache
     monkeypatch.setattr(candidates, "CACHED_SENTENCES", 10)
+    monkeypatch.setattr(candidates, "CACHED_DOCUMENTS", 1)
     engine.sentence_cache.clear()
     assert replies() == first
     assert 0 < len(engine.sentence_cache.stems) <= 10
+    assert 0 < len(engine.sentence_cache.lowercase) <= 1
 
 
 def _candidate(row: int, first: int, start: int, end: int, probability: float, typed_missing: float = 0.0):

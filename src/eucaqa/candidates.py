@@ -38,6 +38,8 @@ SHORTLIST_EACH = 10
 NAME_CONTEXT_SENTENCES = 6
 #: Sentences whose stems, numbers and initials a SentenceCache keeps (about 2 KB each).
 CACHED_SENTENCES = 20000
+#: Documents whose lower-case words a SentenceCache keeps (a long book's: about 1 MB).
+CACHED_DOCUMENTS = 64
 
 
 class SentenceCache:
@@ -53,14 +55,17 @@ class SentenceCache:
         self.lowercase: dict[int, frozenset[str]] = {}
 
     def lowercase_words(self, doc: int) -> frozenset[str]:
-        """The words a document writes in lower case somewhere ("air", "sea", not "Lott")."""
+        """The words a document writes in lower case somewhere ("air", "sea", not "Lott"), kept
+        for at most :data:`CACHED_DOCUMENTS` documents (then it starts again)."""
         found = self.lowercase.get(doc)
         if found is None:
+            if len(self.lowercase) >= CACHED_DOCUMENTS:
+                self.lowercase.clear()
             found = self.lowercase[doc] = frozenset(_LOWERCASE_WORD.findall(self.index.texts[doc]))
         return found
 
     def clear(self) -> None:
-        for table in (self.stems, self.numbers, self.initials):
+        for table in (self.stems, self.numbers, self.initials, self.lowercase):
             table.clear()
 
     def stems_of(self, row: int) -> frozenset[str]:
@@ -229,7 +234,8 @@ def _ranks(values: dict[int, float]) -> dict[int, int]:
 
 
 def _name_swapped(question: Question, window: set[str], rows: list[int], text: str, question_runs: list[tuple[set[str], str]],
-                  matched_of, initials_of, pairs=(), lowercase=frozenset()) -> float:
+                  matched_of, initials_of, pairs: list[list[tuple[str, frozenset[str]]]] = (),
+                  lowercase: frozenset[str] = frozenset()) -> float:
     """1 when a name the question gives is not in the span's ``window`` nor its wider
     context ``rows`` while the sentence names something the question does not:
     "When did Tajikistan ..." answered with a sentence on Kazakhstan. A name given there
