@@ -113,11 +113,11 @@ def separation(results: list[Outcome]) -> dict[str, float]:
     for corpus in sorted(set(CORPUS_OF.values())):
         rows = [r for r in results if CORPUS_OF[r.file] == corpus and not r.file.startswith("unindexed")]
         right = [r.confidence for r in rows if r.hit]
-        unanswerable = [r.confidence for r in rows if not r.answerable]
         not_right = [r.confidence for r in rows if not r.hit]
-        for label, others in (("right vs unanswerable", unanswerable), ("right vs not right", not_right)):
-            if right and others:
-                figures[f"{corpus}: AUROC {label}"] = auroc(right, others)
+        for label, value in (("right vs unanswerable", auroc_right_vs_unanswerable(rows)),
+                             ("right vs not right", auroc(right, not_right) if right and not_right else None)):
+            if value is not None:
+                figures[f"{corpus}: AUROC {label}"] = value
     return figures
 
 

@@ -117,12 +117,16 @@ def index_of(name: str, files: list[Path], work: Path = WORK) -> Path:
     return index
 
 
+def write_questions(items: list[dict], target: Path) -> Path:
+    """``items`` written to ``target`` as a labelled file, one JSON object a line."""
+    target.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    return target
+
+
 def unanswerable_copy(paths: list[Path], target: Path) -> Path:
     """The questions of ``paths`` as questions the index cannot answer."""
     items = [item for path in paths for item in read_questions(path)]
-    target.write_text("".join(json.dumps({"id": item["id"], "question": item["question"], "answers": []}) + "\n"
-                              for item in items), encoding="utf-8")
-    return target
+    return write_questions([{"id": item["id"], "question": item["question"], "answers": []} for item in items], target)
 
 
 def main() -> None:
@@ -153,15 +157,13 @@ def main() -> None:
         print(table_row(f"{name} questions, library without it", report))
     chapters_right, chapters_other = [], []
     for half, (index, held, others) in enumerate(chapter_libraries(work)):
-        for label, items in (("its chapters", held), ("the other chapters", others)):
-            path = work / f"chapters-{half}-{'own' if items is held else 'other'}.jsonl"
-            path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
-            report = evaluate_file(path, index_dir=index)
-            print(table_row(f"free_culture, alternate chapters ({half + 1} of 2): {label}", report))
-            if items is held:
-                chapters_right += [row.confidence for row in report.rows if row.would_hit]
-            else:
-                chapters_other += [row.confidence for row in report.rows]
+        title = f"free_culture, alternate chapters ({half + 1} of 2)"
+        own = evaluate_file(write_questions(held, work / f"chapters-{half}-own.jsonl"), index_dir=index)
+        print(table_row(f"{title}: its chapters", own))
+        other = evaluate_file(write_questions(others, work / f"chapters-{half}-other.jsonl"), index_dir=index)
+        print(table_row(f"{title}: the other chapters", other))
+        chapters_right += [row.confidence for row in own.rows if row.would_hit]
+        chapters_other += [row.confidence for row in other.rows]
     right = [row.confidence for row in in_library if row.in_scope and row.would_hit]
     unanswerable = [row.confidence for row in in_library if not row.in_scope]
     print("\nAUROC of the confidence in the library of all four, answers right (the spans hold an accepted answer) "

@@ -311,10 +311,11 @@ def test_matched_terms_agree_with_term_matches():
 
 
 def test_a_possessive_ends_a_run_of_capitalised_words():
-    from eucaqa.candidates import _capitalised_runs
+    from eucaqa.names import capitalised_runs, two_word_names
 
-    assert _capitalised_runs("Which price did George Eastman's Kodak camera sell at in New York?") == [
-        ["Which"], ["George", "Eastman's"], ["Kodak"], ["New", "York"]]
+    question = "Which price did George Eastman's Kodak camera sell at in New York?"
+    assert capitalised_runs(question) == [["Which"], ["George", "Eastman's"], ["Kodak"], ["New", "York"]]
+    assert two_word_names(question) == [["George", "Eastman's"], ["New", "York"]]
 
 
 def test_a_two_word_name_is_there_when_its_proper_word_is_but_not_by_a_common_one(tmp_path, embedder):

@@ -22,7 +22,7 @@ from .evidence import (
     prose_share,
 )
 from .index import LoadedIndex
-from .names import name_initials, name_runs, name_words, names_terms, number_terms
+from .names import name_initials, name_runs, name_words, names_terms, number_terms, two_word_names
 from .retrieval import Passage, lexical_terms
 
 #: Characters of a whole answer; a span with its context must fit in it.
@@ -161,10 +161,11 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
     asked = set(question.weights)
     predicate = asked - question.all_names  # what the question asks about, its names left out
     question_runs = [(names_terms(words), acronym) for words, acronym in name_runs(question.text)]
-    # names of exactly two adjacent words ("Trent Lott"), each word with its stems
-    pairs = [[(word, frozenset(names_terms([word]))) for word in run]
-             for run in _capitalised_runs(question.text)
-             if len(run) == 2 and all(word[1:2].islower() for word in run)]
+    # names of two words ("Trent Lott"): the terms of both, and each word with its own
+    pairs = []
+    for name in two_word_names(question.text):
+        words = [(word, frozenset(names_terms([word]))) for word in name]
+        pairs.append((frozenset().union(*(terms for _, terms in words)), words))
     answer_type = question.answer_type
     candidates = []
     for row in shortlist:
@@ -234,8 +235,8 @@ def _ranks(values: dict[int, float]) -> dict[int, int]:
 
 
 def _name_swapped(question: Question, window: set[str], rows: list[int], text: str, question_runs: list[tuple[set[str], str]],
-                  matched_of, initials_of, pairs: list[list[tuple[str, frozenset[str]]]] = (),
-                  lowercase: frozenset[str] = frozenset()) -> float:
+                  matched_of, initials_of, pairs: list[tuple[frozenset[str], list[tuple[str, frozenset[str]]]]],
+                  lowercase: frozenset[str]) -> float:
     """1 when a name the question gives is not in the span's ``window`` nor its wider
     context ``rows`` while the sentence names something the question does not:
     "When did Tajikistan ..." answered with a sentence on Kazakhstan. A name given there
@@ -249,9 +250,8 @@ def _name_swapped(question: Question, window: set[str], rows: list[int], text: s
         return 0.0
     # a two-word name is there when one of its words that the document never writes in lower
     # case is: "Lott" for "Trent Lott" (but "Airlines" is no sign of "Southwest Airlines")
-    for pair in pairs:
-        terms = set().union(*(t for _, t in pair))
-        if terms & missing and any(word.lower() not in lowercase and t & seen for word, t in pair):
+    for terms, words in pairs:
+        if terms & missing and any(word.lower() not in lowercase and t & seen for word, t in words):
             missing -= terms
     if not missing:
         return 0.0
@@ -264,26 +264,6 @@ def _name_swapped(question: Question, window: set[str], rows: list[int], text: s
             if acronym in present or any(acronym in run for run in initials):
                 missing -= terms
     return float(bool(missing))
-
-
-#: A run of capitalised words; those of exactly two words ("Trent Lott") are two-word names.
-_CAPITALISED_RUN = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*")
-
-
-def _capitalised_runs(text: str) -> list[list[str]]:
-    """The runs of capitalised words of ``text``, each ended by a possessive too:
-    "George Eastman's Kodak camera" -> [["George", "Eastman's"], ["Kodak"]]."""
-    runs = []
-    for run in _CAPITALISED_RUN.findall(text):
-        current: list[str] = []
-        for word in run.split():
-            current.append(word)
-            if word.endswith(("'s", "’s")):
-                runs.append(current)
-                current = []
-        if current:
-            runs.append(current)
-    return runs
 
 
 def _other_names(text: str, question: Question) -> set[str]:

@@ -81,6 +81,31 @@ def name_runs(text: str) -> list[tuple[list[str], str]]:
     return runs
 
 
+#: A run of capitalised words, separated by single spaces.
+_CAPITALISED_RUN = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*")
+
+
+def capitalised_runs(text: str) -> list[list[str]]:
+    """The runs of capitalised words of ``text``, each ended by a possessive too:
+    "George Eastman's Kodak camera" -> [["George", "Eastman's"], ["Kodak"]]."""
+    runs = []
+    for run in _CAPITALISED_RUN.findall(text):
+        current: list[str] = []
+        for word in run.split():
+            current.append(word)
+            if word.endswith(("'s", "’s")):
+                runs.append(current)
+                current = []
+        if current:
+            runs.append(current)
+    return runs
+
+
+def two_word_names(text: str) -> list[list[str]]:
+    """The runs of :func:`capitalised_runs` of exactly two words, neither an acronym ("Trent Lott")."""
+    return [run for run in capitalised_runs(text) if len(run) == 2 and all(word[1:2].islower() for word in run)]
+
+
 def name_initials(text: str) -> tuple[list[str], set[str]]:
     """The initials of each run of capitalised words of a text, lower case, and its
     all-capital words: an acronym of :func:`name_runs` is a stretch of one of the first
