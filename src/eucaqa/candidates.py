@@ -160,7 +160,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
 
     asked = set(question.weights)
     predicate = asked - question.all_names  # what the question asks about, its names left out
-    question_runs = [(names_terms(words), acronym) for words, acronym in name_runs(question.text)]
+    question_runs = [(names_terms(words), acronym, len(words) == 1) for words, acronym in name_runs(question.text)]
     # names of two words ("Trent Lott"): the terms of both, and each word with its own
     pairs = []
     for name in two_word_names(question.text):
@@ -234,7 +234,7 @@ def _ranks(values: dict[int, float]) -> dict[int, int]:
     return {row: n for n, row in enumerate(order)}
 
 
-def _name_swapped(question: Question, window: set[str], rows: list[int], text: str, question_runs: list[tuple[set[str], str]],
+def _name_swapped(question: Question, window: set[str], rows: list[int], text: str, question_runs: list[tuple[set[str], str, bool]],
                   matched_of, initials_of, pairs: list[tuple[frozenset[str], list[tuple[str, frozenset[str]]]]],
                   lowercase: frozenset[str]) -> float:
     """1 when a name the question gives is not in the span's ``window`` nor its wider
@@ -256,12 +256,15 @@ def _name_swapped(question: Question, window: set[str], rows: list[int], text: s
     if not missing:
         return 0.0
     present: set[str] | None = None
-    for terms, acronym in question_runs:
+    for terms, acronym, is_acronym in question_runs:
         if terms & missing:
             if present is None:  # the rows' all-capital words and initials of names, read once
                 present = set().union(*(initials_of(r)[1] for r in rows))
                 initials = [run for r in rows for run in initials_of(r)[0]]
-            if acronym in present or any(acronym in run for run in initials):
+            # an acronym the question writes may stand inside a longer run of initials ("OSCE" in
+            # "the Vienna Organization for Security ..."); the initials of words the question
+            # writes out must stand alone ("Airbus A320neo" is not the "aa" of "FAA")
+            if acronym in present or (is_acronym and any(acronym in run for run in initials)):
                 missing -= terms
     return float(bool(missing))
 
