@@ -23,7 +23,8 @@ Steps, all deterministic (no sampling; L-BFGS on fixed data):
 6. the threshold of ``Answer.found``: the grid value with the best balanced
    accuracy (answerable answered right, unanswerable abstained) on the fit
    data, each question's confidence taken from a confidence model fitted
-   without it (5 folds): the median of the values chosen on 10 seeded splits into folds.
+   without it (5 folds): the median of the values chosen on 10 seeded splits
+   into folds.
 
 The held-out halves (``eval/heldout/``) are never read here; report on them with
 ``python eval/report.py``.
@@ -186,9 +187,9 @@ def held_out_probabilities(
 def choose_threshold(runs: list[np.ndarray], hit: np.ndarray) -> float:
     """The grid value with the best balanced accuracy (answers right answered, the rest abstained
     on) on each of ``runs`` (the held-out probabilities of several seeded splits), and of those
-    choices the median (the lower middle one of an even number): the curve is flat near its top, so
-    the argmax of the mean over the splits moved with changes that left the confidence as good
-    (0.35 to 0.40 for 0.001), where the splits' middle choice did not."""
+    choices the median (the lower middle one of an even number). The balanced accuracy is flat near
+    its top, so the argmax of its mean over the splits moves with changes that leave the confidence
+    as good; the splits' middle choice is steadier (see the README's "The threshold")."""
 
     def balanced(threshold: float, probabilities: np.ndarray) -> float:
         answered = probabilities >= threshold
