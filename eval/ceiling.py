@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from train import CORPUS_OF, FIT, corpus_indexes, labelled_files  # noqa: E402
+from train import CORPUS_OF, FIT, auroc, corpus_indexes, labelled_files, span_text  # noqa: E402
 
 from eucaqa.answering import Engine, answer_features, decide  # noqa: E402
 from eucaqa.evaluation import contains_any, read_questions  # noqa: E402
@@ -105,15 +105,18 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, seed: int, make) -> np.ndarray:
     return probabilities
 
 
-def auroc_by_corpus(rows: list[dict], probabilities: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import roc_auc_score
+def scored(rows: list[dict], corpus: str) -> list[int]:
+    """The rows of ``corpus``'s own questions (not those asked of it about other documents)."""
+    return [n for n, row in enumerate(rows) if row["corpus"] == corpus and not row["file"].startswith("unindexed")]
 
+
+def auroc_by_corpus(rows: list[dict], probabilities: np.ndarray) -> dict[str, float]:
+    """Per corpus, the AUROC of ``probabilities``: answers right against questions it cannot answer."""
     figures = {}
     for corpus in CORPORA:
-        scored = [n for n, row in enumerate(rows) if row["corpus"] == corpus and not row["file"].startswith("unindexed")]
-        right = [probabilities[n] for n in scored if rows[n]["hit"]]
-        unanswerable = [probabilities[n] for n in scored if not rows[n]["answerable"]]
-        figures[corpus] = roc_auc_score([1] * len(right) + [0] * len(unanswerable), right + unanswerable)
+        own = scored(rows, corpus)
+        figures[corpus] = auroc([probabilities[n] for n in own if rows[n]["hit"]],
+                                [probabilities[n] for n in own if not rows[n]["answerable"]])
     return figures
 
 
@@ -127,15 +130,16 @@ def main() -> None:
     files = {**labelled_files(FIT), **{f"heldout/{k}": v for k, v in labelled_files(HERE / "heldout").items()}}
     rows = []
     for name, path in files.items():
-        engine = engines[CORPUS_OF[name.removeprefix("heldout/")]]
+        file = name.removeprefix("heldout/")
+        engine = engines[CORPUS_OF[file]]
         for item in read_questions(path):
             evidence = engine.gather(item["question"])
             chosen, _ = decide(evidence, engine.model)
             best = chosen[0]
-            cited = " ".join(engine.index.texts[int(engine.index.sentences[c.first, 0])][c.start : c.end] for c in chosen)
+            cited = " ".join(span_text(engine, c) for c in chosen)
             answers = item.get("answers") or []
             rows.append({
-                "corpus": CORPUS_OF[name.removeprefix("heldout/")], "file": name.removeprefix("heldout/"),
+                "corpus": CORPUS_OF[file], "file": file,
                 "answerable": bool(answers), "hit": bool(answers) and contains_any(cited, answers),
                 "features": answer_features(evidence, best),
                 **reading_signals(model, evidence.question.text, engine.index.sentence_text(best.row)),
@@ -162,11 +166,11 @@ def main() -> None:
 
     print("\nWith 95% of the answerable questions answered (seed 1, the engine's signals):")
     for corpus in CORPORA:
-        scored = [n for n, row in enumerate(rows) if row["corpus"] == corpus and not row["file"].startswith("unindexed")]
-        answerable = np.array([first[n] for n in scored if rows[n]["answerable"]])
+        own = scored(rows, corpus)
+        answerable = np.array([first[n] for n in own if rows[n]["answerable"]])
         threshold = float(np.quantile(answerable, 0.05))
-        unanswerable = np.array([first[n] for n in scored if not rows[n]["answerable"]])
-        right = sum(first[n] >= threshold for n in scored if rows[n]["hit"])
+        unanswerable = np.array([first[n] for n in own if not rows[n]["answerable"]])
+        right = sum(first[n] >= threshold for n in own if rows[n]["hit"])
         print(f"- {corpus}: unanswerable abstained on {np.mean(unanswerable < threshold):.3f}, "
               f"answer_hit {right / len(answerable):.3f} (threshold {threshold:.2f})")
 
@@ -195,6 +199,7 @@ def main() -> None:
     one, five = milliseconds(lambda: together(1)) / bare, milliseconds(lambda: together(5)) / bare
     print(f"\nTimes, as ratios to the bare encode of the question ({bare:.1f} ms this run): warm answer() {warm:.2f}; "
           f"one forward pass over the question and a span together {one:.2f}; over five {five:.2f}")
+
 
 if __name__ == "__main__":
     main()
