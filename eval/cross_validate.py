@@ -38,20 +38,14 @@ import contextlib
 import io
 import json
 import os
-import sys
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "eval"))
-
-from train import (  # noqa: E402
+from common import (
     CORPUS_OF,
     FIT,
+    HELDOUT,
     RANKER_C,
     RANKER_SIGNS,
     answer_hit,
@@ -65,11 +59,11 @@ from train import (  # noqa: E402
     span_text,
 )
 
-from eucaqa.answer_model import AnswerModel  # noqa: E402
-from eucaqa.answering import Engine, decide  # noqa: E402
-from eucaqa.evaluation import contains_any  # noqa: E402
-from eucaqa.evidence import ANSWER_FEATURES, CANDIDATE_FEATURES  # noqa: E402
-from eucaqa.index import load_index  # noqa: E402
+from eucaqa.answer_model import AnswerModel
+from eucaqa.answering import Engine, decide
+from eucaqa.evaluation import contains_any
+from eucaqa.features import ANSWER_FEATURES, CANDIDATE_FEATURES
+from eucaqa.index import load_index
 
 FOLDS = 5
 SEEDS = tuple(int(s) for s in os.environ.get("CV_SEEDS", "1,2,3").split(","))
@@ -91,7 +85,7 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]
     rows = np.vstack([c.features for e in train if id(e) in labels_of for c in e.evidence.candidates])
     labels = np.concatenate([labels_of[id(e)] for e in train if id(e) in labels_of])
     ranker = fit_logistic(rows, labels, CANDIDATE_FEATURES, RANKER_C, drop, RANKER_SIGNS)
-    with contextlib.redirect_stdout(io.StringIO()):  # train.py prints its fit; not wanted per fold
+    with contextlib.redirect_stdout(io.StringIO()):  # fit_confidence prints its fit; not wanted per fold
         confidence, cap, threshold = fit_confidence(train, engine_of, AnswerModel(ranker, neutral_model().confidence, 0.5, 0.0), drop)
     model = AnswerModel(ranker, confidence, threshold, 0.0, cap)
     results = []
@@ -159,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown signals: {', '.join(sorted(unknown))}")
     indexes = corpus_indexes()
     engines = {name: Engine(load_index(folder), model=neutral_model()) for name, folder in indexes.items()}
-    files = [labelled_files(FIT), labelled_files(ROOT / "eval" / "heldout")]
+    files = [labelled_files(FIT), labelled_files(HELDOUT)]
     examples = [example for group in files for name, path in group.items() for example in gather({name: path}, engines)]
 
     def engine_of(example):

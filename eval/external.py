@@ -4,7 +4,7 @@
 
 Nothing here is fitted on. Two conditions the fitted sets do not cover:
 
-- **A fourth kind of document**: ``eval/free_culture.jsonl`` on Lessig's *Free Culture* (2004), a
+- **A fourth kind of document**: ``eval/sets/free_culture.jsonl`` on Lessig's *Free Culture* (2004), a
   352-page book on copyright and media. Its licence (CC BY-NC) keeps it out of the project: it is
   read where it lies, ``../shared/corpus/pdf-nc/freeculture.pdf`` (or ``EUCAQA_FREE_CULTURE_PDF``).
 - **Libraries**: one index holding several kinds of document, as when a documents folder mixes
@@ -20,42 +20,34 @@ Nothing here is fitted on. Two conditions the fitted sets do not cover:
   some are not indexed.
 
 The EU, constitution and Federal Register questions are their held-out halves
-(``eval/heldout/``); the Free Culture questions are all of them.
+(``eval/splits/heldout/``); the Free Culture questions are all of them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "src"))
+from common import CORPUS_PDFS, HELDOUT, ROOT, SETS, TABLE_HEADER, WORK, auroc, corpus_indexes, table_row
 
-from report import TABLE_HEADER, table_row  # noqa: E402
-from train import CORPUS_PDFS, ROOT, WORK, auroc, corpus_indexes  # noqa: E402
-
-from eucaqa.evaluation import evaluate_file, read_questions  # noqa: E402
-from eucaqa.index import build_index  # noqa: E402
-from eucaqa.settings import SUPPORTED_SUFFIXES  # noqa: E402
+from eucaqa.evaluation import evaluate_file, read_questions
+from eucaqa.index import build_index
+from eucaqa.settings import SUPPORTED_SUFFIXES
 
 FREE_CULTURE_PDF = Path(
     os.environ.get("EUCAQA_FREE_CULTURE_PDF", ROOT.parent / "shared" / "corpus" / "pdf-nc" / "freeculture.pdf")
 )
-HELDOUT = HERE / "heldout"
 #: each corpus's labelled questions scored here
 QUESTIONS = {
     "eu": [HELDOUT / "inscope.jsonl", HELDOUT / "near_topic.jsonl"],
     "constitution": [HELDOUT / "constitution.jsonl"],
     "federal_register": [HELDOUT / "federal_register.jsonl"],
-    "free_culture": [HERE / "free_culture.jsonl"],
+    "free_culture": [SETS / "free_culture.jsonl"],
 }
 
 
-#: Free Culture's chapters and their PDF pages (see ``free_culture.md``); front and back matter left out.
+#: Free Culture's chapters and their PDF pages (see ``sets/free_culture.md``); front and back matter left out.
 CHAPTERS = (
     ("introduction", 17, 29), ("piracy-part-opening", 31, 34), ("creators", 35, 44), ("mere-copyists", 45, 61),
     ("catalogs", 62, 66), ("pirates", 67, 75), ("piracy", 76, 93), ("founders", 97, 106), ("recorders", 107, 111),

@@ -13,7 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DOCUMENTS = ROOT / "documents"
 PDF_DIR = Path(__file__).resolve().parent / "data" / "pdf"
-TESTS_DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
+#: the shared dev set (a copy of ../shared/eval/dev.jsonl), kept with the other labelled sets
+TESTS_DEV_SET = ROOT / "eval" / "sets" / "dev.jsonl"
 
 
 @pytest.fixture(scope="session")

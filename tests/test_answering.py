@@ -280,16 +280,15 @@ def test_lexical_terms_match_bm25s_tokenize(text):
     import bm25s
     import Stemmer
 
-    from eucaqa.index import BM25_STOPWORDS, join_abbreviations
-    from eucaqa.retrieval import lexical_terms
+    from eucaqa.text import STOPWORDS, join_abbreviations, lexical_terms
 
-    expected = bm25s.tokenize([join_abbreviations(text)], stopwords=BM25_STOPWORDS, stemmer=Stemmer.Stemmer("english"),
+    expected = bm25s.tokenize([join_abbreviations(text)], stopwords=list(STOPWORDS), stemmer=Stemmer.Stemmer("english"),
                               return_ids=False, show_progress=False)[0]
     assert lexical_terms(text) == expected
 
 
 def test_an_abbreviation_with_full_stops_is_the_same_term_as_without():
-    from eucaqa.retrieval import lexical_terms
+    from eucaqa.text import lexical_terms
 
     assert lexical_terms("U.S. operators") == lexical_terms("US operators") == ["us", "oper"]
     assert lexical_terms("the U.K.") == lexical_terms("the UK")
@@ -329,18 +328,15 @@ def test_the_sentence_cache_changes_no_answer_and_stays_bounded(shipped_index, m
 
 
 def _candidate(row: int, first: int, start: int, end: int, probability: float, typed_missing: float = 0.0):
-    from eucaqa.evidence import CANDIDATE_FEATURES, Candidate
+    from eucaqa.features import CANDIDATE_FEATURES, Candidate
 
-    features = np.zeros(len(CANDIDATE_FEATURES))
-    features[CANDIDATE_FEATURES.index("typed_missing")] = typed_missing
-    return Candidate(row=row, first=first, last=row, start=start, end=end, features=features, probability=probability)
+    candidate = Candidate(row=row, first=first, last=row, start=start, end=end,
+                          features=np.zeros(len(CANDIDATE_FEATURES)), probability=probability)
+    return candidate.with_value("typed_missing", typed_missing)
 
 
 def test_a_span_sharing_sentences_with_one_chosen_widens_it_instead_of_being_left_out():
     from eucaqa.answering import choose_spans
-    from eucaqa.evidence import CANDIDATE_FEATURES
-
-    typed_missing = CANDIDATE_FEATURES.index("typed_missing")
 
     best = _candidate(10, 10, 1000, 1100, 0.9, typed_missing=1.0)
     pointing_back = _candidate(11, 10, 1000, 1180, 0.6)  # "It ..." cited with sentence 10 before it
@@ -349,8 +345,8 @@ def test_a_span_sharing_sentences_with_one_chosen_widens_it_instead_of_being_lef
     assert [(c.first, c.last, c.start, c.end) for c in chosen] == [(10, 11, 1000, 1180), (40, 40, 5000, 5100)]
     assert chosen[0].row == 10 and chosen[0].probability == 0.9  # still the best sentence's span
     # the widened span holds the type asked for when either part does
-    assert chosen[0].features[typed_missing] == 0.0
-    assert best.features[typed_missing] == 1.0  # the candidate itself is unchanged
+    assert chosen[0].value("typed_missing") == 0.0
+    assert best.value("typed_missing") == 1.0  # the candidate itself is unchanged
 
     # a span that would join two chosen ones, or a widening past the 700 characters, is left out
     bridge = _candidate(41, 11, 1000, 5100, 0.4)
@@ -360,10 +356,10 @@ def test_a_span_sharing_sentences_with_one_chosen_widens_it_instead_of_being_lef
 
 
 def test_a_sentence_pointing_back_to_a_shortlisted_one_is_described_too():
-    from eucaqa.candidates import SHORTLIST_EACH, _shortlist
+    from eucaqa.candidates import SHORTLIST_EACH, shortlist_rows
 
     rows = list(range(100, 100 + 2 * SHORTLIST_EACH))
     rank = {row: n for n, row in enumerate(rows)}  # the same order by cosine and by word overlap
     after_shortlisted, after_other, inside = 100 + SHORTLIST_EACH, 100 + SHORTLIST_EACH + 5, 101
-    shortlist = _shortlist(rows, rank, rank, lambda row: row in {after_shortlisted, after_other, inside})
+    shortlist = shortlist_rows(rows, rank, rank, lambda row: row in {after_shortlisted, after_other, inside})
     assert shortlist == rows[:SHORTLIST_EACH] + [after_shortlisted]

@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-#: Where the README's screenshot lives; refreshed with EUCAQA_SCREENSHOT=1.
+#: Where the README's screenshot lives (docs/chat.png); refreshed with EUCAQA_SCREENSHOT=1.
 README_SCREENSHOT = ROOT / "docs" / "chat.png"
 INJECTION_DOCUMENT = (
     "The Zhetysu Cultural Exchange was founded in 2029 to send students between Almaty and Vienna. "

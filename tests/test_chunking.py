@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eucaqa.chunking import SPECIAL_TOKENS, chunk_document, sentence_spans
+from eucaqa.chunking import SPECIAL_TOKENS, chunk_document
+from eucaqa.text import sentence_spans
 from eucaqa.documents import Document, Page, list_document_files, load_document
 
 from conftest import PDF_DIR, SHIPPED_DOCUMENTS

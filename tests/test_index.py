@@ -300,7 +300,8 @@ def test_documents_table_lists_pages_without_text_size_time_and_skipped_files(tm
 
 
 def test_a_document_mentions_exactly_the_terms_its_passages_hold(shipped_index):
-    from eucaqa.retrieval import Retriever, lexical_terms
+    from eucaqa.retrieval import Retriever
+    from eucaqa.text import lexical_terms
 
     index = load_index(shipped_index)
     retriever = Retriever(index)

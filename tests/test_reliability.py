@@ -2,7 +2,7 @@
 a read-only index, hostile files, hostile questions, tampered indexes.
 
 Figures measured here are written to ``tests/artifacts/reliability.json`` (the
-README's Reliability section quotes them). Loops are bounded in count and time
+docs/reliability.md quotes them). Loops are bounded in count and time
 and talk to 127.0.0.1 only.
 """
 
@@ -29,7 +29,7 @@ from eucaqa import answer
 from eucaqa.cli import main
 from eucaqa.errors import DocumentError, IndexFormatError
 from eucaqa.index import build_index, current_build, load_index
-from eucaqa.reader import ChunkingOptions, FileReader
+from eucaqa.file_worker import ChunkingOptions, FileReader
 
 from conftest import PDF_DIR, SHIPPED_DOCUMENTS, TESTS_DEV_SET
 from hostile import damaged_copies, make_slow_pdf
@@ -47,7 +47,7 @@ NEW_QUESTION = "What is the name of the shared flood warning network created by 
 
 
 def record(name: str, figures: dict) -> None:
-    """Keep a test's measured figures for the README."""
+    """Keep a test's measured figures for docs/reliability.md."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / "reliability.json"
     data = json.loads(path.read_text()) if path.exists() else {}

@@ -25,8 +25,8 @@ TOP_K = 5
 #: labelled file -> the corpus its questions are asked of
 LABELLED = {
     "dev": (DEV, "eu"),
-    "inscope": (ROOT / "eval" / "inscope.jsonl", "eu"),
-    "constitution": (ROOT / "eval" / "constitution.jsonl", "constitution"),
+    "inscope": (ROOT / "eval" / "sets" / "inscope.jsonl", "eu"),
+    "constitution": (ROOT / "eval" / "sets" / "constitution.jsonl", "constitution"),
 }
 
 

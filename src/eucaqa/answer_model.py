@@ -1,9 +1,9 @@
 """The two small logistic models of the extract stage, read from ``answer_model.json``.
 
 - the *ranker* gives each candidate span the probability that it holds the
-  answer (:data:`~eucaqa.evidence.CANDIDATE_FEATURES`);
+  answer (:data:`~eucaqa.features.CANDIDATE_FEATURES`);
 - the *confidence* model gives the whole answer the probability that it holds
-  the right information (:data:`~eucaqa.evidence.ANSWER_FEATURES`); the answer
+  the right information (:data:`~eucaqa.features.ANSWER_FEATURES`); the answer
   is given when that reaches the threshold.
 
 Both are fitted by ``python eval/train.py`` (``make train``) on the fit halves
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EucaqaError
-from .evidence import ANSWER_FEATURES, CANDIDATE_FEATURES
+from .features import ANSWER_FEATURES, CANDIDATE_FEATURES
 
 MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
@@ -51,7 +51,12 @@ class LogisticModel:
     def from_dict(cls, data: dict, expected: tuple[str, ...]) -> LogisticModel:
         features = tuple(data["features"])
         if features != expected:
-            raise EucaqaError(f"answer model features {features} do not match the code's {expected}; re-train it")
+            missing = [name for name in expected if name not in features]
+            unknown = [name for name in features if name not in expected]
+            detail = f"missing {missing}, unknown {unknown}" if missing or unknown else "in another order"
+            raise EucaqaError(
+                f"the answer model's features do not match the code's ({detail}); re-train it with: make train"
+            )
         coefficients = np.asarray(data["coefficients"], dtype=np.float64)
         if coefficients.shape != (len(features),) or not all(math.isfinite(c) for c in coefficients):
             raise EucaqaError("answer model coefficients are damaged; re-train it")

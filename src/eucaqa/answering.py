@@ -11,7 +11,7 @@ This is where a question becomes an answer (:meth:`Engine.answer`):
    those passages a candidate, cited as a verbatim span
    that starts up to four sentences earlier when it opens with a word that
    points back ("It", "This", "Their"...); each candidate gets the signals of
-   :data:`~eucaqa.evidence.CANDIDATE_FEATURES` (its own similarity and word
+   :data:`~eucaqa.features.CANDIDATE_FEATURES` (its own similarity and word
    overlap, its neighbours', its passage's rank, the kind of thing the
    question asks for, whether the question's named things meet around it);
 4. a logistic *ranker* fitted on labelled questions turns the signals into the
@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,19 +39,12 @@ import numpy as np
 from .answer_model import AnswerModel, load_answer_model
 from .candidates import MAX_ANSWER_CHARS, SentenceCache, describe_candidates
 from .errors import IndexFormatError
-from .evidence import (
-    ANSWER_FEATURES,
-    CANDIDATE_FEATURES,
-    RARE_SHARE,
-    TOPIC_NAME_SHARE,
-    Candidate,
-    Question,
-    answer_phrase,
-    expected_answer_type,
-)
+from .evidence import RARE_SHARE, TOPIC_NAME_SHARE, Question, answer_phrase, expected_answer_type
+from .features import Candidate, answer_features
 from .index import LoadedIndex, current_build, load_index
 from .names import name_word_spans, name_words, names_terms
-from .retrieval import CitedText, Passage, Retriever, lexical_terms
+from .retrieval import CitedText, Passage, Retriever
+from .text import lexical_terms
 
 NOT_FOUND_TEXT = "The documents do not answer this question."
 MAX_SENTENCES = 5
@@ -119,6 +112,9 @@ class Evidence:
     question: Question
     passages: list[Passage]
     candidates: list[Candidate]
+    #: for each document of the retrieved passages, the share of the question's name terms it
+    #: mentions anywhere (1 when the question names nothing)
+    names_in_document: dict[int, float] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------- engine
@@ -191,10 +187,12 @@ class Engine:
         extra = max(0, CANDIDATE_PASSAGES - top_k)
         searched = self.retriever.search(parsed.vector, list(parsed.weights), top_k, extra=extra)
         names = parsed.name_terms
+        names_in_document = {}
         for document in {int(self.index.chunks[passage.chunk, 0]) for passage in searched}:
             mentioned = sum(self.retriever.mentions(document, term) for term in names)
-            parsed.names_in_document[document] = mentioned / len(names) if names else 1.0
-        return Evidence(parsed, searched[:top_k], describe_candidates(self.index, parsed, searched, self.sentence_cache))
+            names_in_document[document] = mentioned / len(names) if names else 1.0
+        candidates = describe_candidates(self.index, parsed, searched, names_in_document, self.sentence_cache)
+        return Evidence(parsed, searched[:top_k], candidates, names_in_document)
 
     def _parse(self, text: str) -> Question:
         vector, predicate_vector = self.embedder.encode_question(text, name_word_spans(text))
@@ -237,9 +235,6 @@ class Engine:
         )
 
 
-_FEATURE = {name: n for n, name in enumerate(CANDIDATE_FEATURES)}
-
-
 def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], float]:
     """Rank the candidates, choose the spans to cite (best first) and the answer's confidence."""
     candidates = evidence.candidates
@@ -250,7 +245,7 @@ def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], flo
         candidate.probability = float(probability)
     chosen = choose_spans(sorted(candidates, key=lambda c: (-c.probability, c.row)), model.follow_up_share)
     best = chosen[0]
-    features = answer_features(evidence, best)
+    features = answer_features(candidates, best)
     confidence = float(model.confidence.probabilities(features.reshape(1, -1))[0])
     if untyped(evidence, chosen):
         confidence = min(confidence, model.untyped_confidence)
@@ -286,40 +281,15 @@ def joined(cited: Candidate, other: Candidate) -> Candidate:
 
     Its signals stay those of ``cited``, but for the type asked for, which the wider span holds
     when either part does."""
-    features = cited.features.copy()
-    missing = _FEATURE["typed_missing"]
-    features[missing] = min(cited.features[missing], other.features[missing])
-    return replace(cited, first=min(cited.first, other.first), last=max(cited.last, other.last),
-                   start=min(cited.start, other.start), end=max(cited.end, other.end), features=features)
+    typed_missing = min(cited.value("typed_missing"), other.value("typed_missing"))
+    return cited.with_value("typed_missing", typed_missing, first=min(cited.first, other.first),
+                            last=max(cited.last, other.last), start=min(cited.start, other.start),
+                            end=max(cited.end, other.end))
 
 
 def untyped(evidence: Evidence, chosen: list[Candidate]) -> bool:
     """The question asks for a date, amount, share, person or place, and no chosen span holds one."""
-    missing = _FEATURE["typed_missing"]
-    return evidence.question.answer_type is not None and all(c.features[missing] == 1.0 for c in chosen)
-
-
-def answer_features(evidence: Evidence, best: Candidate) -> np.ndarray:
-    """The signals of :data:`~eucaqa.evidence.ANSWER_FEATURES` for an answer led by ``best``."""
-    f = best.features
-    logit = float(np.log(max(best.probability, 1e-6) / max(1 - best.probability, 1e-6)))
-    dense = [float(c.features[_FEATURE["dense"]]) for c in evidence.candidates]
-    values = {
-        "ranker_logit": logit,
-        "best_dense": max(dense),
-        "names_unmentioned": 1.0 - f[_FEATURE["names_in_document"]],
-        "specific_window": f[_FEATURE["specific_window"]],
-        "names_window": f[_FEATURE["names_window"]],
-        "typed_missing": f[_FEATURE["typed_missing"]],
-        "lexical_window": f[_FEATURE["lexical_window"]],
-        "all_names_window": f[_FEATURE["all_names_window"]],
-        "name_swapped": f[_FEATURE["name_swapped"]],
-        "predicate_window": f[_FEATURE["predicate_window"]],
-        "dense_spread": max(dense) - float(np.mean(dense)),
-        "predicate_dense": best.predicate_dense,
-        "best_predicate_dense": max(c.predicate_dense for c in evidence.candidates),
-    }
-    return np.array([values[name] for name in ANSWER_FEATURES], dtype=np.float64)
+    return evidence.question.answer_type is not None and all(c.value("typed_missing") == 1.0 for c in chosen)
 
 
 def _check_question(question: str) -> str:

@@ -13,17 +13,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from .evidence import (
-    MAX_CONTEXT_SENTENCES,
-    Candidate,
-    Question,
-    has_answer_type,
-    points_back,
-    prose_share,
-)
+from .evidence import MAX_CONTEXT_SENTENCES, Question, has_answer_type, points_back, prose_share
+from .features import CANDIDATE_FEATURES, Candidate, feature_vector
 from .index import LoadedIndex
 from .names import name_initials, name_runs, name_words, names_terms, number_terms, two_word_names
-from .retrieval import Passage, lexical_terms
+from .retrieval import Passage
+from .text import lexical_terms
 
 #: Characters of a whole answer; a span with its context must fit in it.
 MAX_ANSWER_CHARS = 700
@@ -99,9 +94,12 @@ def _number_set(text: str) -> frozenset[str]:
 
 
 def describe_candidates(index: LoadedIndex, question: Question, passages: list[Passage],
-                        cache: SentenceCache | None = None) -> list[Candidate]:
+                        names_in_document: dict[int, float], cache: SentenceCache | None = None) -> list[Candidate]:
     """Every sentence of ``passages`` as a citable span, the best by cosine and by word
-    overlap described by the signals of :data:`~eucaqa.evidence.CANDIDATE_FEATURES`."""
+    overlap described by the signals of :data:`~eucaqa.features.CANDIDATE_FEATURES`.
+
+    ``names_in_document`` gives, for each document of the passages, the share of the
+    question's name terms that the document mentions anywhere (1 when it names nothing)."""
     cache = cache or SentenceCache(index)
     table = index.sentences
     count = len(table)
@@ -151,7 +149,7 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
     lexical_rank = _ranks(lexical)
     best_dense = max(dense.values())
     best_lexical = max(lexical.values())
-    shortlist = _shortlist(rows, dense_rank, lexical_rank, lambda row: points_back(text_of(row)))
+    shortlist = shortlist_rows(rows, dense_rank, lexical_rank, lambda row: points_back(text_of(row)))
 
     def dense_of(row: int) -> float:
         if row not in dense:
@@ -185,40 +183,41 @@ def describe_candidates(index: LoadedIndex, question: Question, passages: list[P
         context = [r for r in range(first - NAME_CONTEXT_SENTENCES, row + 2) if same(row, r) and (r in rank_of or r >= first - 1)]
         rank = rank_of[row]
         own = stems_of(row)
-        features = np.array([
-            dense[row],
-            dense[row] - best_dense,
-            1.0 / (1 + dense_rank[row]),
-            dense_of(first - 1) if same(row, first - 1) else 0.0,
-            dense_of(row + 1) if same(row, row + 1) else 0.0,
-            lexical[row],
-            lexical[row] - best_lexical,
-            1.0 / (1 + lexical_rank[row]),
-            len(own - asked) / len(own) if own else 0.0,
-            question.coverage(matched[row], question.specific),
-            question.coverage(window),
-            question.coverage(window, question.specific),
-            question.names_found(window),
-            question.names_found(window, question.all_names),
-            question.coverage(window, predicate),
-            _name_swapped(question, window, context, text, question_runs, matched_of, initials_of,
-                          pairs, cache.lowercase_words(doc)),
-            float(has_answer_type(text, answer_type, question.text)),
-            float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
-            1.0 / (1 + rank),
-            passages[rank].similarity,
-            float(row in first_rows),
-            float(len(text.split()) < MIN_ANSWER_WORDS or prose_share(text) < MIN_PROSE_SHARE),
-            float(first < row),
-            min(1.0, len(span_text) / 400),
-            question.names_in_document.get(doc, 1.0),
-        ], dtype=np.float64)
+        values = {
+            "dense": dense[row],
+            "dense_gap": dense[row] - best_dense,
+            "dense_rank": 1.0 / (1 + dense_rank[row]),
+            "dense_previous": dense_of(first - 1) if same(row, first - 1) else 0.0,
+            "dense_next": dense_of(row + 1) if same(row, row + 1) else 0.0,
+            "lexical": lexical[row],
+            "lexical_gap": lexical[row] - best_lexical,
+            "lexical_rank": 1.0 / (1 + lexical_rank[row]),
+            "novelty": len(own - asked) / len(own) if own else 0.0,
+            "specific_sentence": question.coverage(matched[row], question.specific),
+            "lexical_window": question.coverage(window),
+            "specific_window": question.coverage(window, question.specific),
+            "names_window": question.names_found(window),
+            "all_names_window": question.names_found(window, question.all_names),
+            "predicate_window": question.coverage(window, predicate),
+            "name_swapped": _name_swapped(question, window, context, text, question_runs, matched_of, initials_of,
+                                          pairs, cache.lowercase_words(doc)),
+            "typed": float(has_answer_type(text, answer_type, question.text)),
+            "typed_missing": float(answer_type is not None and not has_answer_type(span_text, answer_type, question.text)),
+            "passage_rank": 1.0 / (1 + rank),
+            "passage_dense": passages[rank].similarity,
+            "first_in_passage": float(row in first_rows),
+            "fragment": float(len(text.split()) < MIN_ANSWER_WORDS or prose_share(text) < MIN_PROSE_SHARE),
+            "extended": float(first < row),
+            "length": min(1.0, len(span_text) / 400),
+            "names_in_document": names_in_document.get(doc, 1.0),
+        }
+        features = feature_vector(values, CANDIDATE_FEATURES)
         candidates.append(Candidate(row=row, first=first, last=row, start=start, end=end, features=features,
                                     predicate_dense=predicate_dense[row]))
     return candidates
 
 
-def _shortlist(rows: list[int], dense_rank: dict[int, int], lexical_rank: dict[int, int], points_back_at) -> list[int]:
+def shortlist_rows(rows: list[int], dense_rank: dict[int, int], lexical_rank: dict[int, int], points_back_at) -> list[int]:
     """The rows described in full: the best :data:`SHORTLIST_EACH` by cosine and by word
     overlap, and the sentence right after one of them when it points back to it (it goes on
     about the same thing, "It was formed in 1922 ...", without naming it)."""

@@ -1,8 +1,8 @@
 """Stage 2 — chunk: cut a document into sentences and sentence-aware chunks.
 
-Sentences come from ``blingfire`` (a fast finite-state sentence splitter), run
-on each paragraph of each page. A chunk is a run of whole sentences that fits the
-model's window; consecutive chunks share ``overlap`` sentences. A sentence is
+Sentences come from :func:`eucaqa.text.sentence_spans` (``blingfire``, a fast
+finite-state sentence splitter), run on each paragraph of each page. A chunk is
+a run of whole sentences that fits the model's window; consecutive chunks share ``overlap`` sentences. A sentence is
 split only when it alone is longer than the window. Offsets point into
 ``Document.text``.
 """
@@ -14,17 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from .documents import Document
+from .text import sentence_spans
 
 #: Counts the model's word pieces in each of several texts.
 TokenCounter = Callable[[Sequence[str]], list[int]]
 #: Room for the [CLS] and [SEP] word pieces the model adds.
 SPECIAL_TOKENS = 2
 
-_PARAGRAPH = re.compile(r"[^\n]+")
-#: Sentence-ending or clause-ending punctuation (with closing quotes) then a space.
-_INNER_BOUNDARY = re.compile(r"[.;:!?][\"'\u201d\u2019)\]]*\s+")
-MAX_SENTENCE_CHARS = 400
-MIN_PIECE_CHARS = 40
 _WORD = re.compile(r"\S+")
 
 
@@ -64,56 +60,6 @@ class ChunkedDocument:
 
     sentences: list[Sentence]
     chunks: list[Chunk]
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Spans of the sentences in ``text[start:end]``, paragraph by paragraph.
-
-    Sentence boundaries come from ``blingfire`` (a finite-state tokenizer, about
-    25 times faster than ``pysbd`` here at the same answer quality). Spans are
-    stripped of surrounding whitespace and never cross a paragraph break.
-    """
-    import blingfire
-
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    for paragraph in _PARAGRAPH.finditer(text, start, end):
-        base, body = paragraph.start(), paragraph.group()
-        _, offsets = blingfire.text_to_sentences_and_offsets(body)
-        cursor = 0
-        for first, last in offsets:
-            first, last = max(first, cursor), min(last, len(body))
-            piece = body[first:last]
-            stripped = piece.strip()
-            if not stripped:
-                continue
-            first += len(piece) - len(piece.lstrip())
-            spans.extend((base + a, base + b) for a, b in _split_overlong(body, first, first + len(stripped)))
-            cursor = first + len(stripped)
-        rest = body[cursor:]
-        if rest.strip():  # text the segmenter left out stays a sentence of its own
-            lead = len(rest) - len(rest.lstrip())
-            spans.append((base + cursor + lead, base + cursor + len(rest.rstrip())))
-    return spans
-
-
-def _split_overlong(body: str, first: int, last: int) -> list[tuple[int, int]]:
-    """Cut a "sentence" longer than MAX_SENTENCE_CHARS after inner ``.;:!?`` marks.
-
-    Such run-ons are nearly always splitter misses on PDF text (a page break
-    and a footnote inside a sentence, a list run together); smaller pieces make
-    better answers. Pieces shorter than MIN_PIECE_CHARS are not cut off.
-    """
-    if last - first <= MAX_SENTENCE_CHARS:
-        return [(first, last)]
-    pieces, start = [], first
-    for mark in _INNER_BOUNDARY.finditer(body, first, last):
-        cut = mark.start() + len(mark.group().rstrip())
-        if cut - start >= MIN_PIECE_CHARS and last - mark.end() >= MIN_PIECE_CHARS:
-            pieces.append((start, cut))
-            start = mark.end()
-    pieces.append((start, last))
-    return pieces
 
 
 def chunk_document(

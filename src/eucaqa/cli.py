@@ -32,7 +32,7 @@ EPILOG_SERVE = """example:
   eucaqa serve --host 0.0.0.0 --admin-password-file /etc/eucaqa/admin-password"""
 EPILOG_EVAL = """example:
   eucaqa eval ../shared/eval/dev.jsonl
-  eucaqa eval eval/heldout/inscope.jsonl eval/heldout/near_topic.jsonl
+  eucaqa eval eval/splits/heldout/inscope.jsonl eval/splits/heldout/near_topic.jsonl
   eucaqa eval questions.jsonl --json > report.json"""
 
 

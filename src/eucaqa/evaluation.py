@@ -111,8 +111,8 @@ def read_questions(path: str | Path) -> list[dict]:
         raise EucaqaError(f"question file not found: {path}")
     items = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+        if not line.strip() or line.startswith("#"):
+            continue  # a blank line, or a comment (a generated file says how it was made)
         try:
             item = json.loads(line)
         except json.JSONDecodeError as error:
@@ -204,7 +204,8 @@ def baseline_text(engine, evidence) -> str:
     """The sentences of the retrieved passages of ``evidence`` (from ``Engine.gather``),
     ranked by reciprocal rank fusion of their cosine and their word overlap with the
     question, until 700 characters are filled."""
-    from .retrieval import lexical_terms, reciprocal_rank_fusion
+    from .retrieval import reciprocal_rank_fusion
+    from .text import lexical_terms
 
     parsed, index = evidence.question, engine.index
     rows = list(dict.fromkeys(

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 
 from .names import NOT_NAMES
+from .text import is_stopword, lexical_terms
 
 AnswerType = Literal["date", "share", "amount", "person", "place"]
 
@@ -127,9 +128,7 @@ def has_answer_type(sentence: str, answer_type: AnswerType | None, question: str
 
 
 def _common_word(word: str) -> bool:
-    from .retrieval import _stopwords
-
-    return word in _stopwords() or word in _NOT_PERSON or word in NOT_NAMES
+    return is_stopword(word) or word in _NOT_PERSON or word in NOT_NAMES
 
 
 _YEAR = r"(?:1[5-9]\d\d|20\d\d)"
@@ -192,8 +191,6 @@ def answer_phrase(sentence: str, answer_type: AnswerType | None, question: str) 
     exports question gets $38.1 billion)."""
     if answer_type is None:
         return None
-    from .retrieval import lexical_terms
-
     asked = question.lower()
     asked_terms = set(lexical_terms(question))
     best: tuple[int, int, int] | None = None
@@ -246,7 +243,8 @@ def term_matches(term: str, present: set[str]) -> bool:
 
 @dataclass
 class Question:
-    """A question as the extract stage sees it."""
+    """A question as the extract stage sees it, built once by ``Engine`` before the search
+    (the fields after ``all_names`` are caches that fill as candidates are matched)."""
 
     text: str
     vector: np.ndarray
@@ -263,9 +261,6 @@ class Question:
     name_terms: frozenset[str]
     #: stemmed terms of every word that names something, the corpus's topic names too
     all_names: set[str] = field(default_factory=set)
-    #: for each document of the retrieved passages, the share of the terms of the words that
-    #: name something which that document mentions (set by ``Engine.gather``; 1 if it names nothing)
-    names_in_document: dict[int, float] = field(default_factory=dict)
 
     #: for each stem of 5+ letters seen in a text, the question's terms it is a spelling variant of
     _variants: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -321,75 +316,3 @@ class Question:
         if not matched:
             return 0.0
         return math.fsum(weights.get(term, 0.0) for term in matched if term in terms) / total
-
-
-# -------------------------------------------------------------------- candidates
-
-#: The signals of a candidate span, in the order of the ranker's coefficients.
-CANDIDATE_FEATURES = (
-    "dense",            # cosine of the sentence to the question
-    "dense_gap",        # that minus the best cosine among the candidates (<= 0)
-    "dense_rank",       # 1 / (1 + its rank by cosine among the candidates)
-    "dense_previous",   # cosine of the sentence right before the span
-    "dense_next",       # cosine of the sentence right after
-    "lexical",          # IDF-weighted share of the question's words in the sentence
-    "lexical_gap",      # that minus the best share among the candidates (<= 0)
-    "lexical_rank",     # 1 / (1 + its rank by that share among the candidates)
-    "novelty",          # share of the sentence's words that the question does not use
-    "specific_sentence",  # share of the question's specific terms in the sentence itself
-    "lexical_window",   # the same share over the span and its neighbours
-    "specific_window",  # share of the question's specific terms in the span and its neighbours
-    "names_window",     # share of the question's names (capitalised words, acronyms, numbers) there,
-                        # leaving out names so common in the corpus that they are its topic
-    "all_names_window", # share of all the question's names there, its topic names too
-    "predicate_window", # IDF-weighted share of the question's other words (what it asks about) there
-    "name_swapped",     # one of the question's names is missing there and the sentence names
-                        # something the question does not (another country, year, body...)
-    "typed",            # the question asks for a date/amount/...; the sentence holds one it does not say
-    "typed_missing",    # the question asks for a type; the span holds none
-    "passage_rank",     # 1 / (1 + rank of the best passage holding it)
-    "passage_dense",    # that passage's dense score: the cosine of its best sentence
-    "first_in_passage", # the sentence opens its passage
-    "fragment",         # fewer than 4 words, or mostly numbers (a table row)
-    "extended",         # the span starts earlier because the sentence points back
-    "length",           # characters of the span / 400, at most 1
-    "names_in_document", # share of the question's names that the span's document mentions anywhere
-)
-
-#: The signals of a whole answer, in the order of the confidence model's coefficients.
-ANSWER_FEATURES = (
-    "ranker_logit",     # the ranker's log-odds for the best span
-    "best_dense",       # the best cosine of any candidate sentence
-    "names_unmentioned", # share of the question's names the best span's document never mentions
-    "specific_window",  # share of its specific terms found together around the best span
-    "names_window",     # share of its names found together around the best span
-    "typed_missing",    # the question asks for a type the best span does not hold
-    "lexical_window",   # share of its words found around the best span
-    "all_names_window", # share of all its names, topic names too, found around the best span
-    "predicate_window", # share of its other words found around the best span
-    "name_swapped",     # a name of the question is missing around the best span, another stands there
-    "dense_spread",     # the best cosine minus the mean cosine of the candidates described
-    "predicate_dense",  # cosine of the best span's sentence to what the question asks about
-                        # (the mean of its word pieces outside its names, from the same forward pass)
-    "best_predicate_dense",  # the best such cosine of any candidate sentence
-)
-
-
-@dataclass
-class Candidate:
-    """A sentence that may answer, and the verbatim span that would cite it."""
-
-    row: int            # the sentence (row of the sentence table)
-    first: int          # first sentence row of the cited span (== row unless it points back)
-    last: int           # last sentence row of the cited span (== row unless joined with a later one)
-    start: int          # the span's characters in its document: ``text[start:end]``
-    end: int
-    features: np.ndarray
-    #: cosine of the sentence to ``Question.predicate_vector`` (a signal of the answer, not of the span)
-    predicate_dense: float = 0.0
-    probability: float = 0.0
-
-    @property
-    def chars(self) -> int:
-        """Characters of the cited span."""
-        return self.end - self.start

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .retrieval import lexical_terms
+from .text import lexical_terms
 
 #: Words that may be capitalised in a question without naming anything.
 NOT_NAMES = frozenset(

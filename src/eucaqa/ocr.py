@@ -8,7 +8,7 @@ a local RapidOCR recognition model and its character list. ``EUCAQA_OCR=0``
 turns OCR off. Results are cached by the file's content hash, so a file is
 never read by OCR twice for the same settings.
 
-This runs inside the reader worker (:mod:`eucaqa.reader`), one page at a time,
+This runs inside the file worker (:mod:`eucaqa.file_worker`), one page at a time,
 each page under the per-file time limit.
 """
 

