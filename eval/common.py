@@ -8,6 +8,7 @@ each other. How the answer model is fitted, step by step, is said in ``train.py`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -18,9 +19,17 @@ from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 from eucaqa.answer_model import AnswerModel, LogisticModel
-from eucaqa.answering import Engine, Evidence, decide, untyped
+from eucaqa.answering import Engine
+from eucaqa.choosing import Evidence, decide, untyped
 from eucaqa.evaluation import EvalReport, contains_any, read_questions
-from eucaqa.features import ANSWER_FEATURES, CANDIDATE_FEATURES, Candidate, answer_features
+from eucaqa.features import (
+    ANSWER_FEATURES,
+    CANDIDATE_FEATURES,
+    PASSAGE_FEATURES,
+    Candidate,
+    answer_features,
+    passage_features,
+)
 from eucaqa.index import build_index
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -51,7 +60,14 @@ CORPUS_OF = {
     "unindexed_constitution": "constitution",
     "federal_register": "federal_register",
     "unindexed_federal_register": "federal_register",
+    "encyclopedia": "encyclopedia",
+    "unindexed_encyclopedia": "encyclopedia",
 }
+#: the encyclopedia articles and their questions (``make_encyclopedia.py``, from ../shared/data)
+ENCYCLOPEDIA = WORK / "encyclopedia"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+#: which encyclopedia article is in which part, and the counts (committed)
+ENCYCLOPEDIA_MANIFEST = EVAL / "splits" / "encyclopedia.json"
 #: L2 strength of both logistic models (scikit-learn's C: smaller is stronger)
 RANKER_C = 1.0
 CONFIDENCE_C = 1.0
@@ -71,6 +87,12 @@ THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.2, 0.81, 0.05))
 #: choices taken: on one split, neighbouring grid values differ by less than the split's noise
 #: (over 10 splits of the same fit data, one split alone chose anything from 0.25 to 0.45).
 THRESHOLD_SPLITS = 10
+#: Whether each kind of document counts the same in the threshold's choice (see choose_threshold).
+BALANCE_DOMAINS = True
+#: The "may not answer exactly" band reaches down as far as answers in it are still right this
+#: often (one in five): a chance worth showing, too small to call an answer.
+BAND_RIGHT_SHARE = 0.2
+BAND_GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.81, 0.05))
 
 
 @dataclass
@@ -89,15 +111,30 @@ def corpus_indexes(work: Path = WORK) -> dict[str, Path]:
         if not (documents / pdf.name).exists():
             shutil.copyfile(pdf, documents / pdf.name)
         folders[name] = (documents, work / f"index-{name.replace('_', '-')}")
+    encyclopedia_files("fit")  # writes the articles' documents folder when it is missing
+    folders["encyclopedia"] = (ENCYCLOPEDIA / "documents", work / "index-encyclopedia")
     for documents, index in folders.values():
         build_index(documents, index)
     return {name: index for name, (_, index) in folders.items()}
 
 
+def encyclopedia_files(part: str) -> dict[str, Path]:
+    """The encyclopedia's labelled files of ``part`` (fit, heldout, sealed), written first when missing."""
+    files = {name: ENCYCLOPEDIA / part / f"{name}.jsonl" for name in ("encyclopedia", "unindexed_encyclopedia")}
+    if not all(path.is_file() for path in files.values()) or not (ENCYCLOPEDIA / "documents").is_dir():
+        build_encyclopedia()
+    return files
+
+
 def labelled_files(folder: Path) -> dict[str, Path]:
+    """The labelled files of a folder of ``eval/`` by name, with the dev set and the encyclopedia's
+    files of the same part for the fit and held-out halves."""
     files = {path.stem: path for path in sorted(folder.glob("*.jsonl"))}
     if folder == FIT:
         files["dev"] = DEV
+    part = {FIT: "fit", HELDOUT: "heldout"}.get(folder)
+    if part:
+        files.update(encyclopedia_files(part))
     return files
 
 
@@ -163,18 +200,28 @@ def held_out_probabilities(
     return probabilities
 
 
-def choose_threshold(runs: list[np.ndarray], hit: np.ndarray) -> float:
+def choose_threshold(runs: list[np.ndarray], hit: np.ndarray, domains: np.ndarray | None = None) -> float:
     """The grid value with the best balanced accuracy (answers right answered, the rest abstained
     on) on each of ``runs`` (the held-out probabilities of several seeded splits), and of those
     choices the median (the lower middle one of an even number). The balanced accuracy is flat near
     its top, so the argmax of its mean over the splits moves with changes that leave the confidence
-    as good; the splits' middle choice is steadier (docs/quality.md, "The threshold")."""
+    as good; the splits' middle choice is steadier (docs/quality.md, "The threshold").
+
+    With ``domains`` (each question's kind of document), the balanced accuracy is the mean of each
+    domain's: one threshold for the whole, to which every kind of document counts the same
+    however many questions it brings."""
+
+    def balanced_of(threshold: float, probabilities: np.ndarray, right: np.ndarray) -> float:
+        answered = probabilities >= threshold
+        good_answers = (answered & right).sum() / max(right.sum(), 1)
+        good_abstentions = (~answered & ~right).sum() / max((~right).sum(), 1)
+        return float((good_answers + good_abstentions) / 2)
 
     def balanced(threshold: float, probabilities: np.ndarray) -> float:
-        answered = probabilities >= threshold
-        good_answers = (answered & hit).sum() / max(hit.sum(), 1)
-        good_abstentions = (~answered & ~hit).sum() / max((~hit).sum(), 1)
-        return float((good_answers + good_abstentions) / 2)
+        if domains is None:
+            return balanced_of(threshold, probabilities, hit)
+        return float(np.mean([balanced_of(threshold, probabilities[domains == d], hit[domains == d])
+                              for d in np.unique(domains)]))
 
     picks = sorted(max(THRESHOLD_GRID, key=lambda t: (round(balanced(t, p), 4), -abs(t - 0.5))) for p in runs)
     threshold = float(picks[(len(picks) - 1) // 2])
@@ -185,14 +232,16 @@ def choose_threshold(runs: list[np.ndarray], hit: np.ndarray) -> float:
 
 
 def fit_confidence(examples: list[Example], engine_of, model: AnswerModel,
-                   drop: frozenset[str] = frozenset()) -> tuple[LogisticModel, float, float]:
+                   drop: frozenset[str] = frozenset()) -> tuple[LogisticModel, float, float, float]:
     """Steps 5 and 6 on the answers ``model``'s ranker builds for ``examples``: the confidence
-    model, the cap on an answer lacking the type asked for, and the threshold."""
-    rows, labels, untyped_answers = [], [], []
+    model, the cap on an answer lacking the type asked for, the threshold, and the lower end of
+    the "may not answer exactly" band."""
+    rows, labels, untyped_answers, domains = [], [], [], []
     for example in examples:
         chosen, _ = decide(example.evidence, model)
         if not chosen:
             continue
+        domains.append(CORPUS_OF[example.file])
         rows.append(answer_features(example.evidence.candidates, chosen[0]))
         labels.append(answer_hit(example, engine_of(example), chosen))
         untyped_answers.append(untyped(example.evidence, chosen))
@@ -203,8 +252,28 @@ def fit_confidence(examples: list[Example], engine_of, model: AnswerModel,
     print(f"confidence: {len(rows)} questions, {labels.sum()} answered right; "
           f"{untyped_answers.sum()} answers lack the type asked for, {labels[untyped_answers].sum()} right: cap {cap}")
     runs = [held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop, seed=seed) for seed in range(THRESHOLD_SPLITS)]
-    threshold = choose_threshold([np.where(untyped_answers, np.minimum(p, cap), p) for p in runs], labels.astype(bool))
-    return confidence, cap, threshold
+    runs = [np.where(untyped_answers, np.minimum(p, cap), p) for p in runs]
+    threshold = choose_threshold(runs, labels.astype(bool), np.array(domains) if BALANCE_DOMAINS else None)
+    return confidence, cap, threshold, choose_band_lower(runs, labels.astype(bool), threshold)
+
+
+def choose_band_lower(runs: list[np.ndarray], hit: np.ndarray, threshold: float) -> float:
+    """The lowest grid value ``lower`` below ``threshold`` such that, of the fit questions whose
+    held-out confidence lies in ``[lower, threshold)``, at least :data:`BAND_RIGHT_SHARE` are
+    answered right (over all of ``runs``): below the threshold, the answers that still "may"
+    answer. ``threshold`` itself (an empty band) when even the grid value just below falls short."""
+    confidences, right = np.concatenate(runs), np.tile(hit, len(runs))
+    lower = threshold
+    shares = {}
+    for candidate in sorted((t for t in BAND_GRID if t < threshold), reverse=True):
+        inside = (confidences >= candidate) & (confidences < threshold)
+        share = float(right[inside].mean()) if inside.any() else 0.0
+        shares[float(candidate)] = round(share, 3)
+        if share < BAND_RIGHT_SHARE:
+            break
+        lower = candidate
+    print(f"share right in [lower, {threshold}) by lower:", shares, "->", lower)
+    return float(lower)
 
 
 def auroc(positives: list[float], negatives: list[float]) -> float:
@@ -217,6 +286,25 @@ def auroc(positives: list[float], negatives: list[float]) -> float:
 def answer_hit(example: Example, engine: Engine, chosen) -> bool:
     accepted = example.item.get("answers") or []
     return bool(accepted) and contains_any(" ".join(span_text(engine, c) for c in chosen), accepted)
+
+
+def fit_passage_model(examples: list[Example], engine_of, model: AnswerModel) -> LogisticModel:
+    """The passage model: one row per returned passage of each question, label "the passage
+    holds an accepted answer" (0 for every passage of a question the documents cannot answer)."""
+    rows, labels = [], []
+    for example in examples:
+        chosen, confidence = decide(example.evidence, model)
+        engine = engine_of(example)
+        accepted = example.item.get("answers") or []
+        best = chosen[0] if chosen else None
+        for rank, passage in enumerate(example.evidence.passages):
+            first, stop = (int(x) for x in engine.index.chunks[passage.chunk, 4:6])
+            rows.append(passage_features(rank, passage.similarity, range(first, stop), example.evidence.candidates,
+                                         best, confidence))
+            labels.append(bool(accepted) and contains_any(passage.text, accepted))
+    passage = fit_logistic(np.vstack(rows), np.array(labels, dtype=int), PASSAGE_FEATURES, CONFIDENCE_C)
+    print(f"passages: {len(rows)}, {sum(labels)} holding an answer")
+    return passage
 
 
 def neutral_model() -> AnswerModel:
@@ -243,3 +331,118 @@ def table_row(label: str, report: EvalReport) -> str:
     abstained = f"{report.abstained_out_of_scope}/{report.out_of_scope}" if report.out_of_scope else "–"
     baseline = f"{report.baseline_hit:.3f}" if in_scope else "–"
     return f"| {label} | {report.questions} | {answer_hit} | {answered} | {abstained} | {would} | {baseline} | {report.ece:.3f} |"
+
+
+# ------------------------------------------------------------------ the encyclopedia domain
+
+SQUAD_FILES = ("squad2-dev-19-articles.json", "squad11-dev-extra-articles.json", "squad2-train-part.json")
+ENCYCLOPEDIA_SEED = 20261204
+#: articles per part: (with unanswerable questions, without)
+PARTS = {"fit": (11, 8), "heldout": (5, 3), "sealed": (5, 3)}
+#: articles left out of the index, per part whose not-indexed questions they give
+LEFT_OUT = {"fit": 3, "heldout": 2, "sealed": 2}
+#: questions sampled per article: (answerable, unanswerable, per left-out article)
+SAMPLE = {"fit": (6, 4, 10), "heldout": (60, 40, 20), "sealed": (60, 40, 20)}
+
+
+def read_articles(data: Path) -> list[dict]:
+    """Every article of the SQuAD files, in title order: title, paragraphs, questions."""
+    missing = [name for name in SQUAD_FILES if not (data / name).is_file()]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} not found in {data}")
+    articles = []
+    for name in SQUAD_FILES:
+        for article in json.loads((data / name).read_text(encoding="utf-8"))["data"]:
+            questions = [qa for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+            articles.append({
+                "title": article["title"],
+                "paragraphs": [paragraph["context"] for paragraph in article["paragraphs"]],
+                "answerable": [qa for qa in questions if not qa.get("is_impossible") and qa["answers"]],
+                "unanswerable": [qa for qa in questions if qa.get("is_impossible")],
+            })
+    return sorted(articles, key=lambda article: article["title"])
+
+
+def article_file_name(title: str) -> str:
+    """The article's text file: its title with characters a file name should not hold replaced."""
+    return "".join(c if c.isalnum() or c in "-_,.()'" else "_" for c in title) + ".txt"
+
+
+def article_heading(title: str) -> str:
+    return title.replace("_", " ")
+
+
+def split_articles(articles: list[dict], rng: np.random.Generator) -> dict[str, list[dict]]:
+    """``{part: articles}`` for the parts and ``left_out_<part>``."""
+    with_unanswerable = [a for a in articles if a["unanswerable"]]
+    without = [a for a in articles if not a["unanswerable"]]
+    with_unanswerable = [with_unanswerable[n] for n in rng.permutation(len(with_unanswerable))]
+    without = [without[n] for n in rng.permutation(len(without))]
+    parts: dict[str, list[dict]] = {}
+    for part, (count_with, count_without) in PARTS.items():
+        parts[part] = with_unanswerable[:count_with] + without[:count_without]
+        with_unanswerable, without = with_unanswerable[count_with:], without[count_without:]
+    for part, count in LEFT_OUT.items():
+        parts[f"left_out_{part}"], without = without[:count], without[count:]
+    if with_unanswerable or without:
+        raise SystemExit("the split does not use every article; check PARTS and LEFT_OUT")
+    return parts
+
+
+def sample_items(items: list[dict], count: int, rng: np.random.Generator) -> list[dict]:
+    """Up to ``count`` of ``items``, seeded, in their original order."""
+    if len(items) <= count:
+        return list(items)
+    return [items[n] for n in sorted(rng.choice(len(items), size=count, replace=False))]
+
+
+def labelled_item(qa: dict, document: str | None, kind: str) -> dict:
+    answers = list(dict.fromkeys(answer["text"] for answer in qa["answers"])) if kind == "answerable" else []
+    return {"id": qa["id"], "question": qa["question"], "answers": answers, "document": document, "kind": kind}
+
+
+def write_labelled(path: Path, items: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# generated by python eval/make_encyclopedia.py from ../shared/data (SQuAD, CC BY-SA 4.0); do not edit\n"
+    path.write_text(header + "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
+
+
+def build_encyclopedia(out: Path | None = None, data: Path | None = None) -> dict:
+    """Write the encyclopedia's documents folder and labelled files (``make_encyclopedia.py``);
+    returns what went where."""
+    out = ENCYCLOPEDIA if out is None else out
+    data = SHARED_DATA if data is None else data
+    rng = np.random.default_rng(ENCYCLOPEDIA_SEED)
+    parts = split_articles(read_articles(data), rng)
+    documents = out / "documents"
+    documents.mkdir(parents=True, exist_ok=True)
+    indexed = [article for part in PARTS for article in parts[part]]
+    wanted = {article_file_name(article["title"]) for article in indexed}
+    for stale in documents.glob("*.txt"):
+        if stale.name not in wanted:
+            stale.unlink()
+    for article in indexed:
+        text = article_heading(article["title"]) + "\n\n" + "\n\n".join(p.strip() for p in article["paragraphs"]) + "\n"
+        path = documents / article_file_name(article["title"])
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:  # unchanged files keep their hash
+            path.write_text(text, encoding="utf-8")
+    manifest: dict = {"about": "Written by eval/make_encyclopedia.py; do not edit.", "seed": ENCYCLOPEDIA_SEED, "parts": {}}
+    for part, (answerable_count, unanswerable_count, left_out_count) in SAMPLE.items():
+        items = []
+        for article in parts[part]:
+            document = article_file_name(article["title"])
+            items += [labelled_item(qa, document, "answerable") for qa in sample_items(article["answerable"], answerable_count, rng)]
+            items += [labelled_item(qa, document, "unanswerable")
+                      for qa in sample_items(article["unanswerable"], unanswerable_count, rng)]
+        unindexed = [labelled_item(qa, None, "not_indexed") for article in parts[f"left_out_{part}"]
+                     for qa in sample_items(article["answerable"], left_out_count, rng)]
+        write_labelled(out / part / "encyclopedia.jsonl", items)
+        write_labelled(out / part / "unindexed_encyclopedia.jsonl", unindexed)
+        manifest["parts"][part] = {
+            "indexed_articles": [article["title"] for article in parts[part]],
+            "left_out_articles": [article["title"] for article in parts[f"left_out_{part}"]],
+            "answerable": sum(1 for item in items if item["answers"]),
+            "unanswerable": sum(1 for item in items if not item["answers"]),
+            "not_indexed": len(unindexed),
+        }
+    return manifest

@@ -60,7 +60,8 @@ from common import (
 )
 
 from eucaqa.answer_model import AnswerModel
-from eucaqa.answering import Engine, decide
+from eucaqa.answering import Engine
+from eucaqa.choosing import decide
 from eucaqa.evaluation import contains_any
 from eucaqa.features import ANSWER_FEATURES, CANDIDATE_FEATURES
 from eucaqa.index import load_index
@@ -86,7 +87,7 @@ def one_fold(train: list, test: list, engine_of, labels_of, drop: frozenset[str]
     labels = np.concatenate([labels_of[id(e)] for e in train if id(e) in labels_of])
     ranker = fit_logistic(rows, labels, CANDIDATE_FEATURES, RANKER_C, drop, RANKER_SIGNS)
     with contextlib.redirect_stdout(io.StringIO()):  # fit_confidence prints its fit; not wanted per fold
-        confidence, cap, threshold = fit_confidence(train, engine_of, AnswerModel(ranker, neutral_model().confidence, 0.5, 0.0), drop)
+        confidence, cap, threshold, _ = fit_confidence(train, engine_of, AnswerModel(ranker, neutral_model().confidence, 0.5, 0.0), drop)
     model = AnswerModel(ranker, confidence, threshold, 0.0, cap)
     results = []
     for example in test:
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown signals: {', '.join(sorted(unknown))}")
     indexes = corpus_indexes()
     engines = {name: Engine(load_index(folder), model=neutral_model()) for name, folder in indexes.items()}
-    files = [labelled_files(FIT), labelled_files(HELDOUT)]
+    # the encyclopedia's held-out part stays unseen: only its fit part is pooled
+    files = [labelled_files(FIT), {k: v for k, v in labelled_files(HELDOUT).items() if not k.endswith("encyclopedia")}]
     examples = [example for group in files for name, path in group.items() for example in gather({name: path}, engines)]
 
     def engine_of(example):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from common import CORPUS_OF, DEV, FIT, HELDOUT, SEALED, TABLE_HEADER, corpus_indexes, table_row
+from common import CORPUS_OF, DEV, FIT, HELDOUT, SEALED, TABLE_HEADER, corpus_indexes, encyclopedia_files, table_row
 
 from eucaqa.evaluation import evaluate_file, expected_calibration_error
 
@@ -23,7 +23,8 @@ def main() -> None:
         sys.exit(f"report.py: unknown half {half!r}; one of {', '.join(HALVES)}")
     indexes = corpus_indexes()
     files = {"dev": DEV, **{path.stem: path for path in sorted(HALVES[half].glob("*.jsonl"))}}
-    if half == "sealed":  # questions on the shipped documents only
+    files.update(encyclopedia_files(half))
+    if half == "sealed":  # the sealed questions only
         files = {name: path for name, path in files.items() if name != "dev"}
     print(TABLE_HEADER)
     answered_rows = []

@@ -5,9 +5,9 @@
 Steps, all deterministic (no sampling; L-BFGS on fixed data):
 
 1. build (or bring up to date) an index per corpus under ``eval/work/``: the
-   shipped ``documents/``, ``tests/data/pdf/us_constitution.pdf`` alone, and the
-   Federal Register PDF alone;
-2. ask every question of ``eval/splits/fit/*.jsonl`` and ``eval/sets/dev.jsonl`` of
+   shipped ``documents/``, ``tests/data/pdf/us_constitution.pdf`` alone, the
+   Federal Register PDF alone, and the encyclopedia articles of ``../shared/data/``;
+2. ask every fit question (below) of
    its index and keep every candidate span with its signals;
 3. the *ranker*: logistic regression, one row per candidate span of an
    answerable question, label "the span holds an accepted answer"; the weight
@@ -24,9 +24,16 @@ Steps, all deterministic (no sampling; L-BFGS on fixed data):
    accuracy (answerable answered right, unanswerable abstained) on the fit
    data, each question's confidence taken from a confidence model fitted
    without it (5 folds): the median of the values chosen on 10 seeded splits
-   into folds.
+   into folds; and the lower end of the "may not answer exactly" band below it:
+   the lowest grid value from which the held-out answers up to the threshold
+   are still right a quarter of the time;
+7. the *passage* model: logistic regression, one row per returned passage,
+   label "the passage holds an accepted answer", so that Sources can say how
+   likely each passage holds the answer.
 
-The held-out halves (``eval/splits/heldout/``) are never read here; report on them with
+The fit questions are those of ``eval/splits/fit/``, the dev set and the
+encyclopedia's fit part (``make_encyclopedia.py``: a sample of its fit
+articles' questions, about as many as the largest other domain's). The held-out halves (``eval/splits/heldout/``) are never read here; report on them with
 ``python eval/report.py``.
 """
 
@@ -47,6 +54,7 @@ from common import (
     corpus_indexes,
     fit_confidence,
     fit_logistic,
+    fit_passage_model,
     gather,
     labelled_files,
     neutral_model,
@@ -54,7 +62,8 @@ from common import (
 )
 
 from eucaqa.answer_model import MODEL_FILE, AnswerModel, load_answer_model
-from eucaqa.answering import Engine, decide
+from eucaqa.answering import Engine
+from eucaqa.choosing import decide
 from eucaqa.evaluation import contains_any, read_questions
 from eucaqa.features import CANDIDATE_FEATURES
 from eucaqa.index import load_index
@@ -97,7 +106,12 @@ def main(argv: list[str] | None = None) -> None:
     follow_up = max(FOLLOW_UP_GRID, key=lambda share: (scores[share], -share))
     print("answer_hit by follow-up share:", {k: round(v / len(answerable), 3) for k, v in scores.items()}, "->", follow_up)
 
-    confidence, cap, threshold = fit_confidence(examples, lambda e: engine_of[id(e)], AnswerModel(ranker, placeholder, 0.5, follow_up))
+    confidence, cap, threshold, band_lower = fit_confidence(
+        examples, lambda e: engine_of[id(e)], AnswerModel(ranker, placeholder, 0.5, follow_up))
+
+    # 7. the passage model
+    passage = fit_passage_model(examples, lambda e: engine_of[id(e)],
+                                AnswerModel(ranker, confidence, threshold, follow_up, cap))
 
     data = {
         "about": "Fitted by eval/train.py on eval/splits/fit/*.jsonl and eval/sets/dev.jsonl; do not edit by hand.",
@@ -106,6 +120,8 @@ def main(argv: list[str] | None = None) -> None:
         "threshold": float(threshold),
         "follow_up_share": follow_up,
         "untyped_confidence": cap,
+        "band_lower": band_lower,
+        "passage": passage.to_dict(),
         "fitted_on": {name: len(read_questions(path)) for name, path in labelled_files(FIT).items()},
     }
     args.output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

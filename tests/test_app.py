@@ -48,7 +48,7 @@ def test_a_question_gets_a_cited_answer(client):
     assert "Roman Vassilenko" in data["text"] and "[1]" in data["text"]
     first = data["sentences"][0]
     assert first["source"].startswith("trend-2025") and first["text"] in data["text"]
-    assert set(data) == {"question", "text", "found", "confidence", "sentences", "passages", "seconds"}
+    assert set(data) == {"question", "text", "found", "confidence", "sentences", "passages", "seconds", "unsure", "band", "closest"}
     assert 0.0 <= data["confidence"] <= 1.0
 
 

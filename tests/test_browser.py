@@ -73,8 +73,35 @@ def test_question_shows_cited_answer_and_highlighted_source(server, page):
     assert "[1]" in chat and "trend-2025-02-14-kazakhstan-eu-middle-corridor-talks.txt" in chat
     marks = page.locator("#sources mark")
     assert marks.count() >= 1 and "Roman Vassilenko" in page.locator("#sources").inner_text()
+    # every source says how likely it holds the answer, in words and percent, not a rank score
+    passages, figures = page.locator("#sources .eucaqa-passage"), page.locator("#sources .eucaqa-likelihood")
+    assert passages.count() == 5 and figures.count() == 5
+    assert all(re.fullmatch(r"(likely holds|may hold|unlikely to hold) the answer \(\d{1,3}%\)", text)
+               for text in figures.all_inner_texts())
+    assert "score 0." not in page.locator("#sources").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+
+
+def test_an_answer_below_the_threshold_is_shown_as_the_closest_not_as_an_answer(server, page, monkeypatch):
+    """Between the band's lower end and the threshold the chat says the documents may not answer
+    exactly, and shows the closest span as such. The server runs in this process and reads both
+    settings at each question, so a threshold of 0.99 puts this answer (0.8 or so) in the band."""
+    url, _ = server
+    monkeypatch.setenv("EUCAQA_MIN_CONFIDENCE", "0.99")
+    monkeypatch.setenv("EUCAQA_MAY_NOT_ANSWER_FROM", "0.0")
+    page.goto(url)
+    ask(page, "Who led Kazakhstan's delegation to Brussels for the Middle Corridor talks?", "may not answer exactly")
+    reply = page.locator("#chatbot .message").last.inner_text() if page.locator("#chatbot .message").count() else \
+        page.locator("#chatbot").inner_text()
+    assert "The documents may not answer exactly what was asked." in reply
+    assert "The closest they come (not an answer)" in reply and "Middle Corridor" in reply
+    assert "trend-2025-02-14-kazakhstan-eu-middle-corridor-talks.txt" in reply
+    assert "below the 0.99 an answer needs" in reply and "[1]" not in reply
+    figures = page.locator("#sources .eucaqa-likelihood")
+    assert figures.count() == page.locator("#sources .eucaqa-passage").count() == 5
+    assert page.locator("#sources mark").count() >= 1  # the closest span, marked in its passage
+    page.screenshot(path=str(ARTIFACTS / "chat-unsure.png"), full_page=True)
 
 
 def test_uploaded_markup_is_shown_as_text_and_never_runs(server, page, tmp_path):

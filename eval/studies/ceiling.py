@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import CORPUS_OF, FIT, HELDOUT, auroc, corpus_indexes, labelled_files, span_text  # noqa: E402
 
-from eucaqa.answering import Engine, decide  # noqa: E402
+from eucaqa.answering import Engine  # noqa: E402
+from eucaqa.choosing import decide  # noqa: E402
 from eucaqa.evaluation import contains_any, read_questions  # noqa: E402
 from eucaqa.features import answer_features  # noqa: E402
 from eucaqa.index import load_index  # noqa: E402

@@ -4,7 +4,10 @@
   answer (:data:`~eucaqa.features.CANDIDATE_FEATURES`);
 - the *confidence* model gives the whole answer the probability that it holds
   the right information (:data:`~eucaqa.features.ANSWER_FEATURES`); the answer
-  is given when that reaches the threshold.
+  is given when that reaches the threshold, and between ``band_lower`` and the
+  threshold the closest span is shown as one that may not answer exactly;
+- the *passage* model gives each retrieved passage the probability that it
+  holds the answer (:data:`~eucaqa.features.PASSAGE_FEATURES`).
 
 Both are fitted by ``python eval/train.py`` (``make train``) on the fit halves
 of the labelled sets under ``eval/``; the coefficients are plain JSON.
@@ -21,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EucaqaError
-from .features import ANSWER_FEATURES, CANDIDATE_FEATURES
+from .features import ANSWER_FEATURES, CANDIDATE_FEATURES, PASSAGE_FEATURES
 
 MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
@@ -74,6 +77,11 @@ class AnswerModel:
     #: the most confidence an answer may have when none of its spans holds the kind of thing the
     #: question asks for (a date, amount, share, person, place): (right + 1) / (such answers + 2) in the fit
     untyped_confidence: float = 1.0
+    #: the probability that a retrieved passage holds the answer (None while fitting)
+    passage: LogisticModel | None = None
+    #: from this confidence up to the threshold, the closest span is shown as one that may not
+    #: answer exactly what was asked (None: no such band)
+    band_lower: float | None = None
 
 
 @lru_cache(maxsize=4)
@@ -87,6 +95,8 @@ def load_answer_model(path: str | Path = MODEL_FILE) -> AnswerModel:
             threshold=float(data["threshold"]),
             follow_up_share=float(data["follow_up_share"]),
             untyped_confidence=float(data["untyped_confidence"]),
+            passage=LogisticModel.from_dict(data["passage"], PASSAGE_FEATURES),
+            band_lower=float(data["band_lower"]),
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise EucaqaError(f"cannot read the answer model {path}: {error}; re-train it with: make train") from error

@@ -17,13 +17,16 @@ This is where a question becomes an answer (:meth:`Engine.answer`):
 4. a logistic *ranker* fitted on labelled questions turns the signals into the
    probability that the span holds the answer; the best span is cited, then the
    next ones in that order, 700 characters and five spans at most (one that
-   shares sentences with a span already chosen widens it);
+   shares sentences with a span already chosen widens it) (:mod:`eucaqa.choosing`);
 5. a second logistic model gives the answer its ``confidence``, the calibrated
    probability that it holds the right information; an answer to a question
    asking for a date, amount, share, person or place none of whose spans holds
    one is capped at the (low) share of such answers that were right in the fit
    data; below the threshold the answer says the documents do not answer the
-   question and shows the closest passages.
+   question and shows the closest passages, and in a band just below it, that
+   they may not answer exactly what was asked, with the closest span as such;
+6. a third logistic model gives each returned passage the probability that it
+   holds the answer (``Passage.probability``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,22 +43,26 @@ from .answer_model import AnswerModel, load_answer_model
 from .candidates import MAX_ANSWER_CHARS, SentenceCache, describe_candidates
 from .errors import IndexFormatError
 from .evidence import RARE_SHARE, TOPIC_NAME_SHARE, Question, answer_phrase, expected_answer_type
-from .features import Candidate, answer_features
+from .choosing import Evidence, decide
+from .features import Candidate, passage_features
 from .index import LoadedIndex, current_build, load_index
 from .names import name_word_spans, name_words, names_terms
 from .retrieval import CitedText, Passage, Retriever
 from .text import lexical_terms
 
 NOT_FOUND_TEXT = "The documents do not answer this question."
-MAX_SENTENCES = 5
+#: The reply when the confidence lies in the band just below the threshold.
+UNSURE_TEXT = "The documents may not answer exactly what was asked."
 #: Characters of a question that are read; the model sees 256 word pieces anyway.
 MAX_QUESTION_CHARS = 2000
 #: Passages whose sentences are candidates: the ``top_k`` returned, and more up to this many.
 CANDIDATE_PASSAGES = 8
 #: Environment variable that overrides the confidence threshold of ``Answer.found``.
 MIN_CONFIDENCE_ENV = "EUCAQA_MIN_CONFIDENCE"
+#: Environment variable that overrides the lower end of the "may not answer exactly" band.
+BAND_ENV = "EUCAQA_MAY_NOT_ANSWER_FROM"
 
-__all__ = ["Answer", "AnswerSentence", "Passage", "answer", "confidence_label", "expected_answer_type"]
+__all__ = ["Answer", "AnswerSentence", "Passage", "answer", "confidence_label", "expected_answer_type", "likelihood_label"]
 
 
 @dataclass
@@ -74,6 +81,9 @@ class Answer:
 
     ``confidence`` is the calibrated probability that the cited spans hold the
     right information (for an abstention: that the spans it would have cited do).
+    When it lies in ``band`` (from its lower end up to, not including, the
+    threshold), ``unsure`` is True: the reply says the documents may not answer
+    exactly what was asked and gives the closest span as ``closest``, not as an answer.
     """
 
     question: str
@@ -83,6 +93,12 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     seconds: float = 0.0
+    #: the confidence lies in ``band``: the documents may not answer exactly what was asked
+    unsure: bool = False
+    #: ``[lower, threshold]``: confidences from ``lower`` up to the threshold make an answer ``unsure``
+    band: list[float] = field(default_factory=list)
+    #: when ``unsure``, the span the answer would have led with, shown as the closest, not as an answer
+    closest: AnswerSentence | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -93,6 +109,9 @@ class Answer:
             "sentences": [sentence.to_dict() for sentence in self.sentences],
             "passages": [passage.to_dict() for passage in self.passages],
             "seconds": self.seconds,
+            "unsure": self.unsure,
+            "band": self.band,
+            "closest": self.closest.to_dict() if self.closest else None,
         }
 
 
@@ -105,16 +124,14 @@ def confidence_label(confidence: float) -> str:
     return "low confidence"
 
 
-@dataclass
-class Evidence:
-    """Everything the extract stage weighed for one question (what ``eval/train.py`` fits on)."""
-
-    question: Question
-    passages: list[Passage]
-    candidates: list[Candidate]
-    #: for each document of the retrieved passages, the share of the question's name terms it
-    #: mentions anywhere (1 when the question names nothing)
-    names_in_document: dict[int, float] = field(default_factory=dict)
+def likelihood_label(probability: float) -> str:
+    """How likely a passage holds the answer, in words and percent, as Sources shows it."""
+    percent = round(100 * probability)
+    if probability >= 0.7:
+        return f"likely holds the answer ({percent}%)"
+    if probability >= 0.3:
+        return f"may hold the answer ({percent}%)"
+    return f"unlikely to hold the answer ({percent}%)"
 
 
 # ------------------------------------------------------------------------- engine
@@ -147,31 +164,56 @@ class Engine:
         """The answer that ``evidence`` (from :meth:`gather`) supports at ``threshold``."""
         chosen, confidence = decide(evidence, self.model)
         found = bool(chosen) and confidence >= threshold
+        lower = self.band_lower(threshold)
+        unsure = bool(chosen) and not found and confidence >= lower
         sentences = [self._cite(candidate, evidence.question) for candidate in chosen] if found else []
+        closest = self._cite(chosen[0], evidence.question) if unsure else None
         if found:
             text = " ".join(f"{s.text} [{n}]" for n, s in enumerate(sentences, start=1))
+        elif closest is not None:
+            text = f"{UNSURE_TEXT} The closest the documents come: \u201c{closest.text}\u201d ({closest.citation})"
         else:
             text = NOT_FOUND_TEXT
+        passages = self._with_probabilities(evidence, chosen, confidence)
         return Answer(
             question=question,
             text=text,
             found=found,
             confidence=round(confidence, 4),
             sentences=sentences,
-            passages=evidence.passages,
+            passages=passages,
             seconds=round(time.perf_counter() - started, 4),
+            unsure=unsure,
+            band=[round(lower, 4), round(threshold, 4)],
+            closest=closest,
         )
+
+    def band_lower(self, threshold: float) -> float:
+        """The lower end of the "may not answer exactly" band: ``EUCAQA_MAY_NOT_ANSWER_FROM``, else
+        the model's; never above ``threshold`` (then the band is empty)."""
+        lower = _probability_setting(BAND_ENV)
+        if lower is None:
+            lower = threshold if self.model.band_lower is None else self.model.band_lower
+        return min(lower, threshold)
+
+    def _with_probabilities(self, evidence: Evidence, chosen: list[Candidate], confidence: float) -> list[Passage]:
+        """The returned passages, each with the passage model's probability that it holds the answer."""
+        if self.model.passage is None:
+            return evidence.passages
+        best = chosen[0] if chosen else None
+        rows = np.vstack([
+            passage_features(rank, passage.similarity, range(*(int(x) for x in self.index.chunks[passage.chunk, 4:6])),
+                             evidence.candidates, best, confidence)
+            for rank, passage in enumerate(evidence.passages)
+        ]) if evidence.passages else np.zeros((0, 0))
+        probabilities = self.model.passage.probabilities(rows) if len(rows) else []
+        return [replace(passage, probability=round(float(p), 4)) for passage, p in zip(evidence.passages, probabilities)]
 
     def threshold(self, min_confidence: float | None) -> float:
         """The confidence an answer needs: the argument, else ``EUCAQA_MIN_CONFIDENCE``, else the model's."""
         if min_confidence is None:
-            raw = os.environ.get(MIN_CONFIDENCE_ENV)
-            if raw is None or not raw.strip():
-                return self.model.threshold
-            try:
-                min_confidence = float(raw)
-            except ValueError:
-                raise ValueError(f"{MIN_CONFIDENCE_ENV} must be a number in [0, 1], got {raw!r}") from None
+            setting = _probability_setting(MIN_CONFIDENCE_ENV)
+            return self.model.threshold if setting is None else setting
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         return float(min_confidence)
@@ -235,61 +277,18 @@ class Engine:
         )
 
 
-def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], float]:
-    """Rank the candidates, choose the spans to cite (best first) and the answer's confidence."""
-    candidates = evidence.candidates
-    if not candidates:
-        return [], 0.0
-    probabilities = model.ranker.probabilities(np.vstack([c.features for c in candidates]))
-    for candidate, probability in zip(candidates, probabilities):
-        candidate.probability = float(probability)
-    chosen = choose_spans(sorted(candidates, key=lambda c: (-c.probability, c.row)), model.follow_up_share)
-    best = chosen[0]
-    features = answer_features(candidates, best)
-    confidence = float(model.confidence.probabilities(features.reshape(1, -1))[0])
-    if untyped(evidence, chosen):
-        confidence = min(confidence, model.untyped_confidence)
-    return chosen, confidence
-
-
-def choose_spans(ranked: list[Candidate], follow_up_share: float = 0.0) -> list[Candidate]:
-    """The spans to cite, best first: the best of ``ranked``, then the next ones in that order
-    while they fit (:data:`MAX_SENTENCES` spans, :data:`MAX_ANSWER_CHARS` characters) and have at
-    least ``follow_up_share`` of the best one's probability. A span that shares sentences with one
-    already chosen widens it (one contiguous span holding both) instead of being left out."""
-    chosen = ranked[:1]
-    for candidate in ranked[1:]:
-        if len(chosen) == MAX_SENTENCES or candidate.probability < follow_up_share * ranked[0].probability:
-            break
-        overlapping = [n for n, other in enumerate(chosen) if candidate.first <= other.last and other.first <= candidate.last]
-        if len(overlapping) > 1:
-            continue  # it would join two spans already chosen
-        other = chosen[overlapping[0]] if overlapping else None
-        span = candidate if other is None else joined(other, candidate)
-        length = sum(c.chars + 5 for c in chosen if c is not other)
-        if span.chars > MAX_ANSWER_CHARS - 5 or length + span.chars > MAX_ANSWER_CHARS:
-            continue
-        if other is None:
-            chosen.append(span)
-        else:
-            chosen[overlapping[0]] = span
-    return chosen
-
-
-def joined(cited: Candidate, other: Candidate) -> Candidate:
-    """``cited`` widened to the sentences of ``other`` too, one contiguous span (the two overlap).
-
-    Its signals stay those of ``cited``, but for the type asked for, which the wider span holds
-    when either part does."""
-    typed_missing = min(cited.value("typed_missing"), other.value("typed_missing"))
-    return cited.with_value("typed_missing", typed_missing, first=min(cited.first, other.first),
-                            last=max(cited.last, other.last), start=min(cited.start, other.start),
-                            end=max(cited.end, other.end))
-
-
-def untyped(evidence: Evidence, chosen: list[Candidate]) -> bool:
-    """The question asks for a date, amount, share, person or place, and no chosen span holds one."""
-    return evidence.question.answer_type is not None and all(c.value("typed_missing") == 1.0 for c in chosen)
+def _probability_setting(name: str) -> float | None:
+    """The number in [0, 1] that the environment variable ``name`` holds; None when unset or empty."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number in [0, 1], got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {raw!r}")
+    return value
 
 
 def _check_question(question: str) -> str:

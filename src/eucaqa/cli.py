@@ -155,7 +155,7 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from .answering import answer, confidence_label
+    from .answering import answer, confidence_label, likelihood_label
 
     result = answer(args.question, top_k=args.top_k, index_dir=args.index, min_confidence=args.min_confidence)
     if args.json:
@@ -166,10 +166,13 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"[{number}] {sentence.citation}")
     if result.found:
         print(f"({confidence_label(result.confidence)}: {result.confidence:.2f})")
+    elif result.unsure:
+        print(f"({confidence_label(result.confidence)}: {result.confidence:.2f}, below the {result.band[1]:.2f} an answer needs)")
     if not result.found and result.passages:
         print("closest passages:")
         for passage in result.passages[:3]:
-            print(f"- {passage.citation}: {passage.text[:160]}...")
+            likely = f" [{likelihood_label(passage.probability)}]" if passage.probability is not None else ""
+            print(f"- {passage.citation}{likely}: {passage.text[:160]}...")
     return EXIT_OK
 
 

@@ -48,6 +48,8 @@ class QuestionResult:
     #: for a question asking for a date, amount, share, person or place, answered right:
     #: whether the answering phrase (the first ``highlight``) overlaps an accepted answer
     phrase_ok: bool | None = None
+    #: each returned passage's probability of holding the answer, and whether it holds one
+    passages: list[tuple[float, bool]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,6 +80,12 @@ class EvalReport:
     baseline_hit: float = 0.0
     #: share of typed questions answered right whose answering phrase overlaps an accepted answer
     phrase_overlap: float = 0.0
+    #: expected calibration error of the passages' probability of holding the answer (5 bins)
+    passage_ece: float = 0.0
+    #: questions not answered whose confidence lies in the "may not answer exactly" band, and
+    #: of those, how many the closest span would have answered right
+    unsure: int = 0
+    unsure_right: int = 0
     typed_answered: int = 0
     rows: list[QuestionResult] = field(default_factory=list)
 
@@ -159,6 +167,8 @@ def score_answer(item: dict, result: Answer, index_texts: dict[str, str], thresh
         confidence=result.confidence,
         would_hit=would_hit,
         phrase_ok=phrase_ok,
+        passages=[(p.probability, in_scope and contains_any(p.text, accepted))
+                  for p in result.passages if p.probability is not None],
     )
 
 
@@ -234,6 +244,7 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
     items = read_questions(path)
     engine = get_engine(index_dir)
     threshold = engine.threshold(min_confidence)
+    lower = engine.band_lower(threshold)
     texts = dict(zip(engine.index.sources, engine.index.texts))
     rows = []
     for item in items:
@@ -250,6 +261,8 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
     answered = [row for row in in_scope if row.answer_hit]
     found = [row for row in rows if row.found]
     typed = [row for row in rows if row.phrase_ok is not None]
+    unsure = [row for row in rows if not row.found and lower <= row.confidence < threshold]
+    passages = [pair for row in rows for pair in row.passages]
     latencies = sorted(row.seconds for row in rows)
     return EvalReport(
         questions=len(rows),
@@ -272,6 +285,9 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
         phrase_overlap=_share(sum(bool(row.phrase_ok) for row in typed), len(typed)),
         typed_answered=len(typed),
         rows=rows,
+        passage_ece=expected_calibration_error([p for p, _ in passages], [held for _, held in passages]),
+        unsure=len(unsure),
+        unsure_right=sum(row.would_hit for row in unsure),
     )
 
 
@@ -296,6 +312,8 @@ def format_report(report: EvalReport, title: str | None = None) -> str:
         f"{'700-char baseline answer_hit':<30}{report.baseline_hit:>10.3f}",
         f"{'phrase overlap (typed)':<30}{f'{report.phrase_overlap:.3f} of {report.typed_answered}':>10}",
         f"{'threshold':<30}{report.threshold:>10.2f}",
+        f"{'may not answer (right)':<30}{f'{report.unsure} ({report.unsure_right})':>10}",
+        f"{'passage ECE (5 bins)':<30}{report.passage_ece:>10.3f}",
         f"{'latency p50 (s)':<30}{report.latency_p50:>10.3f}",
         f"{'latency p95 (s)':<30}{report.latency_p95:>10.3f}",
         "",

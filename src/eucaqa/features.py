@@ -4,7 +4,10 @@
   :func:`eucaqa.candidates.describe_candidates` and weighed by the *ranker*;
 - :data:`ANSWER_FEATURES`: the signals of a whole answer, computed here by
   :func:`answer_features` from its best span and the other candidates, and
-  weighed by the *confidence* model.
+  weighed by the *confidence* model;
+- :data:`PASSAGE_FEATURES`: the signals of a retrieved passage, computed here by
+  :func:`passage_features`, and weighed by the *passage* model (how likely the
+  passage holds the answer, shown beside each source).
 
 Everything else reads a signal by its name (:meth:`Candidate.value`), never by
 position; ``answer_model.json`` stores the names too, and loading it checks
@@ -67,6 +70,19 @@ ANSWER_FEATURES = (
     "best_predicate_dense",  # the best such cosine of any candidate sentence
 )
 
+#: The signals of a retrieved passage, in the order of the passage model's coefficients.
+PASSAGE_FEATURES = (
+    "best_logit",       # the ranker's log-odds of the best candidate span in the passage
+    "described",        # some sentence of the passage was described as a candidate
+    "holds_best",       # the passage holds the answer's best span
+    "answer_logit",     # the log-odds of the whole answer's confidence
+    "passage_rank",     # 1 / (1 + the passage's rank)
+    "passage_dense",    # the cosine of its best sentence to the question
+)
+
+#: The log-odds a passage none of whose sentences was described is given as its best.
+UNDESCRIBED_LOGIT = -8.0
+
 _CANDIDATE_POSITION = {name: n for n, name in enumerate(CANDIDATE_FEATURES)}
 
 
@@ -113,7 +129,7 @@ class Candidate:
 
 def answer_features(candidates: list[Candidate], best: Candidate) -> np.ndarray:
     """The signals of :data:`ANSWER_FEATURES` for an answer led by ``best`` among ``candidates``."""
-    logit = float(np.log(max(best.probability, 1e-6) / max(1 - best.probability, 1e-6)))
+    logit = log_odds(best.probability)
     dense = [c.value("dense") for c in candidates]
     values = {
         "ranker_logit": logit,
@@ -127,3 +143,24 @@ def answer_features(candidates: list[Candidate], best: Candidate) -> np.ndarray:
         "best_predicate_dense": max(c.predicate_dense for c in candidates),
     }
     return feature_vector(values, ANSWER_FEATURES)
+
+
+def log_odds(probability: float) -> float:
+    """``log(p / (1 - p))``, each side at least 1e-6 (about +-13.8 at the ends)."""
+    return float(np.log(max(probability, 1e-6) / max(1 - probability, 1e-6)))
+
+
+def passage_features(rank: int, similarity: float, sentence_rows: range, candidates: list[Candidate],
+                     best: Candidate | None, confidence: float) -> np.ndarray:
+    """The signals of :data:`PASSAGE_FEATURES` for the passage at ``rank`` whose sentences are
+    ``sentence_rows``, among ``candidates`` (their probabilities set), ``best`` leading the answer."""
+    inside = [c for c in candidates if c.row in sentence_rows]
+    values = {
+        "best_logit": max((log_odds(c.probability) for c in inside), default=UNDESCRIBED_LOGIT),
+        "described": float(bool(inside)),
+        "holds_best": float(best is not None and best.row in sentence_rows),
+        "answer_logit": log_odds(confidence),
+        "passage_rank": 1.0 / (1 + rank),
+        "passage_dense": similarity,
+    }
+    return feature_vector(values, PASSAGE_FEATURES)

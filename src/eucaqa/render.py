@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 
-from .answering import Answer, AnswerSentence, confidence_label
+from .answering import UNSURE_TEXT, Answer, AnswerSentence, confidence_label, likelihood_label
 
 
 def escape(text: str) -> str:
@@ -47,7 +47,16 @@ def source_lines(sentences: list[AnswerSentence]) -> list[tuple[list[int], str, 
 
 def render_reply(result: Answer) -> str:
     """The chat bubble: answer spans with [n] markers (the answering phrase in bold),
-    the confidence, then one line per source linking to the cited place."""
+    the confidence, then one line per source linking to the cited place; or, in the band below
+    the threshold, that the documents may not answer exactly, with the closest span as such."""
+    if result.unsure and result.closest is not None:
+        closest = result.closest
+        link = f" [{escape(closest.citation)}]({closest.link})" if closest.link else f" {escape(closest.citation)}"
+        return (
+            f"{escape(UNSURE_TEXT)}\n\nThe closest they come (not an answer):\n\n> {escape(closest.text)}\n\n"
+            f"*{confidence_label(result.confidence).capitalize()} ({result.confidence:.2f}), "
+            f"below the {result.band[1]:.2f} an answer needs*\n\n{link}"
+        )
     if not result.found:
         closest = "".join(f"\n- {escape(p.citation)}" for p in result.passages[:3])
         reply = escape(result.text)
@@ -64,14 +73,16 @@ def render_reply(result: Answer) -> str:
 
 
 def render_sources(result: Answer) -> str:
-    """The retrieved passages as HTML, the answer's spans marked inside them (the
-    answering phrase in bold), each passage's citation a link to the cited place."""
+    """The retrieved passages as HTML, the answer's spans (or the closest span) marked inside
+    them (the answering phrase in bold), each passage's citation a link to the cited place,
+    and how likely it holds the answer."""
     if not result.passages:
         return "<p>No passages.</p>"
     blocks = []
+    marked_spans = result.sentences or ([result.closest] if result.closest is not None else [])
     for number, passage in enumerate(result.passages, start=1):
         inside = sorted(
-            (s for s in result.sentences if s.source == passage.source and s.start < passage.end and s.end > passage.start),
+            (s for s in marked_spans if s.source == passage.source and s.start < passage.end and s.end > passage.start),
             key=lambda s: s.start,
         )
         parts, cursor = [], passage.start
@@ -93,9 +104,11 @@ def render_sources(result: Answer) -> str:
         citation = html.escape(passage.citation)
         if passage.link:
             citation = f'<a href="{html.escape(passage.link)}" target="_blank" rel="noopener">{citation}</a>'
+        likelihood = (f' · <span class="eucaqa-likelihood">{likelihood_label(passage.probability)}</span>'
+                      if passage.probability is not None else "")
         blocks.append(
             f'<div class="eucaqa-passage"><div class="eucaqa-citation">Passage {number} · '
-            f"{citation} · score {passage.score:.3f}</div>"
+            f"{citation}{likelihood}</div>"
             f"<div>{''.join(parts)}</div></div>"
         )
     return "".join(blocks)

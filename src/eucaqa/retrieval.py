@@ -59,6 +59,8 @@ class Passage(CitedText):
     similarity: float
     #: row of the chunk in the index (to find its sentences)
     chunk: int
+    #: calibrated probability that the passage holds the answer (set by the answer stage)
+    probability: float | None = field(default=None, kw_only=True)
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:

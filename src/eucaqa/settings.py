@@ -32,6 +32,9 @@ ENVIRONMENT: dict[str, EnvironmentVariable] = {
     "EUCAQA_OCR_REC_KEYS": EnvironmentVariable("unset", "the character list of that recognition model"),
     "EUCAQA_MIN_CONFIDENCE": EnvironmentVariable(
         "the fitted model's threshold", "confidence (0..1) an answer needs to be given"),
+    "EUCAQA_MAY_NOT_ANSWER_FROM": EnvironmentVariable(
+        "the fitted lower end of the band", "confidence from which an answer below the threshold is shown as "
+        "the closest span that may not answer exactly what was asked"),
     "EUCAQA_LOG_LEVEL": EnvironmentVariable("INFO", "log level of the CLI (DEBUG shows the build's phases)"),
     "EUCAQA_ADMIN_PASSWORD": EnvironmentVariable(
         "unset", "password of /admin (user admin); without one /admin is served on 127.0.0.1 only"),
