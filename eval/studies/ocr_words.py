@@ -1,0 +1,113 @@
+"""How well the OCR path reads words: word error rate and run-together words on rendered pages.
+
+    .venv/bin/python eval/studies/ocr_words.py
+
+Pages of text PDFs (``../shared/corpus/pdf/``, else ``tests/data/pdf/``) are read by the project's
+own OCR path, :func:`eucaqa.ocr.read_page`, which renders each page at 200 dpi with pypdfium2 and
+reads the image: the text layer plays no part in it. What it reads is compared with the page's
+own text layer (pypdf), for each of three layouts: a one-column booklet (the US constitution), two
+and three columns (a LaTeX paper, a Federal Register rule), and a form with tables (a bank's rate
+sheet).
+
+- **WER**: word error rate (``jiwer``) after normalising both sides the same way: case folded,
+  words broken by a hyphen at a line end joined, punctuation dropped.
+- **Run-together**: the share of OCR words that are no word of the page's text layer but split
+  into two or more of its words ("congressshallassemble").
+- **Seconds per page** of the OCR path.
+
+It writes nothing; its figures are in docs/quality.md and docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_PDFS = ROOT.parent / "shared" / "corpus" / "pdf"
+TEST_PDFS = ROOT / "tests" / "data" / "pdf"
+#: layout -> (file, 1-based pages): at least 10 pages over three layouts
+PAGES = {
+    "one column (constitution)": ("us_constitution.pdf", (2, 3, 4, 5)),
+    "two columns (LaTeX paper)": ("multicolumn.pdf", (1, 2)),
+    "three columns (Federal Register)": ("federal-register-2020-17221.pdf", (2, 3)),
+    "form and tables (rate sheet)": ("pr-138-example.pdf", (1, 2)),
+}
+_LINE_END_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def normalise(text: str) -> list[str]:
+    """Lower-case words, with words broken at a line end joined and punctuation dropped."""
+    text = _LINE_END_HYPHEN.sub(r"\1\2", text).lower().replace("_", " ")
+    return [word for word in _NOT_WORD.sub(" ", text).split() if word]
+
+
+def run_together(word: str, vocabulary: frozenset[str]) -> bool:
+    """Whether ``word`` is no word of ``vocabulary`` but splits into two or more of its words."""
+    if word in vocabulary or len(word) < 4:
+        return False
+
+    @lru_cache(maxsize=None)
+    def pieces(start: int) -> int:
+        """Most words ``word[start:]`` splits into (0: it does not split)."""
+        if start == len(word):
+            return 0
+        best = -1
+        for end in range(start + 1, len(word) + 1):
+            if word[start:end] in vocabulary:
+                rest = pieces(end)
+                if rest >= 0:
+                    best = max(best, rest + 1)
+        return best
+
+    return pieces(0) >= 2
+
+
+def text_layer(path: Path, number: int) -> str:
+    from pypdf import PdfReader
+
+    return PdfReader(path).pages[number - 1].extract_text() or ""
+
+
+def main() -> None:
+    import jiwer
+
+    from eucaqa.ocr import OCR_DPI, read_page
+
+    folder = SHARED_PDFS if SHARED_PDFS.is_dir() else TEST_PDFS
+    print(f"pages rendered at {OCR_DPI} dpi from {folder}, read by eucaqa.ocr.read_page\n")
+    print("| layout | pages | WER | run-together | OCR words | seconds per page |")
+    print("|---|---|---|---|---|---|")
+    totals = {"errors": 0.0, "words": 0, "joined": 0, "ocr_words": 0, "seconds": 0.0, "pages": 0}
+    for layout, (name, numbers) in PAGES.items():
+        references, hypotheses, joined, ocr_words, seconds = [], [], 0, 0, 0.0
+        for number in numbers:
+            reference = normalise(text_layer(folder / name, number))
+            started = time.perf_counter()
+            hypothesis = normalise(read_page(folder / name, number))
+            seconds += time.perf_counter() - started
+            vocabulary = frozenset(reference)
+            joined += sum(run_together(word, vocabulary) for word in hypothesis)
+            ocr_words += len(hypothesis)
+            references.append(" ".join(reference))
+            hypotheses.append(" ".join(hypothesis))
+        wer = jiwer.wer(references, hypotheses)
+        words = sum(len(r.split()) for r in references)
+        print(f"| {layout}: `{name}` | {', '.join(map(str, numbers))} | {wer:.3f} | {joined / max(ocr_words, 1):.3f} "
+              f"| {ocr_words} | {seconds / len(numbers):.1f} |")
+        totals["errors"] += wer * words
+        totals["words"] += words
+        totals["joined"] += joined
+        totals["ocr_words"] += ocr_words
+        totals["seconds"] += seconds
+        totals["pages"] += len(numbers)
+    print(f"| all | {totals['pages']} | {totals['errors'] / totals['words']:.3f} "
+          f"| {totals['joined'] / totals['ocr_words']:.3f} | {totals['ocr_words']} "
+          f"| {totals['seconds'] / totals['pages']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
