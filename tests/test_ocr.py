@@ -1,4 +1,4 @@
-"""Scanned PDFs: pages without a text layer are read by OCR (RapidOCR, real models)."""
+"""Scanned PDFs: pages without a text layer are read by OCR (Tesseract with its English model, real)."""
 
 from __future__ import annotations
 
@@ -97,3 +97,30 @@ def test_with_ocr_off_a_scan_is_skipped_with_its_reason(tmp_path, embedder, monk
     (documents / "note.txt").write_text("The Aral Basin Fund was set up in 2030.", encoding="utf-8")
     stats = build_index(documents, tmp_path / "index", embedder=embedder)
     assert stats.skipped == [("linn.pdf", "no extractable text (a scanned or image-only PDF?); OCR is turned off (EUCAQA_OCR=0)")]
+
+
+#: The issue's examples of words a scan once gave run together ("Ageofthirty Years",
+#: "Congressshallassembleatleastonceinevery Year"), and questions a reader of the scan asks about them.
+RUN_TOGETHER_BEFORE = [
+    ("How old must a person be to be a Senator?", "Age of thirty Years", ["thirty"]),
+    ("How often must Congress assemble?", "assemble at least once in every Year", ["at least once in every Year"]),
+    ("Who is the President of the Senate?", "Vice President of the United States shall be President of the Senate",
+     ["Vice President"]),
+]
+
+
+def test_scanned_text_keeps_the_spaces_between_its_words(scanned):
+    root, _, _, _ = scanned
+    index = load_index(root / "index")
+    text = " ".join(index.texts[index.sources.index("constitution-scan.pdf")].split())
+    for _, phrase, _ in RUN_TOGETHER_BEFORE:
+        assert phrase in text, phrase
+
+
+@pytest.mark.parametrize(("question", "phrase", "answers"), RUN_TOGETHER_BEFORE, ids=["senator", "assemble", "president"])
+def test_questions_on_words_once_run_together_are_answered_from_the_right_page(scanned, question, phrase, answers):
+    root, _, _, _ = scanned
+    result = answer(question, index_dir=root / "index")
+    assert result.found and contains_any(result.text, answers), result.text
+    holding = [s for s in result.sentences if contains_any(s.text, answers)]
+    assert holding[0].source == "constitution-scan.pdf" and holding[0].page == 2 and holding[0].ocr

