@@ -143,6 +143,15 @@ def test_rendered_document_text_is_inert():
     assert "](javascript" not in reply
 
 
+def test_an_abstention_names_each_document_once_with_its_pages():
+    passages = [Passage(text="Text.", source=source, page=page, start=0, end=5, score=0.1, similarity=0.1, chunk=n)
+                for n, (source, page) in enumerate([("a.pdf", 4), ("a.pdf", 2), ("b.txt", None)])]
+    reply = render_reply(Answer(question="q", text="The documents do not answer this question.", found=False,
+                                passages=passages))
+    assert reply.count("a\\.pdf") == 1 and reply.count("b\\.txt") == 1
+    assert "a\\.pdf, pp\\. 2, 4" in reply
+
+
 def test_sources_mark_the_answer_sentence_inside_its_passage():
     result = _answer_with("The line is named Steppe Sun Link.")
     assert "<mark>The line is named Steppe Sun Link.</mark> More." in render_sources(result)

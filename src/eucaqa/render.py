@@ -10,6 +10,7 @@ import html
 import re
 
 from .answering import UNSURE_TEXT, Answer, AnswerSentence, confidence_label, likelihood_label
+from .retrieval import CitedText
 
 
 def escape(text: str) -> str:
@@ -27,8 +28,9 @@ def _with_phrase(sentence: AnswerSentence, bold: tuple[str, str]) -> str:
     return f"{escape(text[:start])}{bold[0]}{escape(text[start:end])}{bold[1]}{escape(text[end:])}"
 
 
-def source_lines(sentences: list[AnswerSentence]) -> list[tuple[list[int], str, str]]:
-    """One line per source file: its markers, ``file, pp. 4, 7`` and the first cited place's link."""
+def source_lines(sentences: list[CitedText]) -> list[tuple[list[int], str, str]]:
+    """One line per source file, each file once: its markers, ``file, pp. 4, 7`` and the first
+    cited place's link (of answer spans, or of passages)."""
     groups: dict[str, list[tuple[int, AnswerSentence]]] = {}
     for number, sentence in enumerate(sentences, start=1):
         groups.setdefault(sentence.source, []).append((number, sentence))
@@ -58,7 +60,7 @@ def render_reply(result: Answer) -> str:
             f"below the {result.band[1]:.2f} an answer needs*\n\n{link}"
         )
     if not result.found:
-        closest = "".join(f"\n- {escape(p.citation)}" for p in result.passages[:3])
+        closest = "".join(f"\n- {escape(label)}" for _, label, _ in source_lines(result.passages[:3]))
         reply = escape(result.text)
         return reply + (f"\n\nClosest passages (see Sources):{closest}" if closest else "")
     body = " ".join(
