@@ -20,8 +20,8 @@ from ..documents import TEXT_CLEANING_VERSION, Document, file_hash, list_documen
 from ..embedding import Embedder, ProgressCallback, shared_embedder
 from ..errors import DocumentError, DocumentsFolderError, IndexFormatError, IndexWriteError
 from ..file_worker import ChunkingOptions, FileReader
-from ..text import STOPWORDS_NAME
 from ..settings import Settings
+from ..text import STOPWORDS_NAME
 from .loaded import load_index
 from .store import (
     FORMAT_VERSION,
