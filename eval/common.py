@@ -87,8 +87,6 @@ THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.2, 0.81, 0.05))
 #: choices taken: on one split, neighbouring grid values differ by less than the split's noise
 #: (over 10 splits of the same fit data, one split alone chose anything from 0.25 to 0.45).
 THRESHOLD_SPLITS = 10
-#: Whether each kind of document counts the same in the threshold's choice (see choose_threshold).
-BALANCE_DOMAINS = True
 #: The "may not answer exactly" band reaches down as far as answers in it are still right this
 #: often (one in five): a chance worth showing, too small to call an answer.
 BAND_RIGHT_SHARE = 0.2
@@ -200,16 +198,16 @@ def held_out_probabilities(
     return probabilities
 
 
-def choose_threshold(runs: list[np.ndarray], hit: np.ndarray, domains: np.ndarray | None = None) -> float:
+def choose_threshold(runs: list[np.ndarray], hit: np.ndarray, domains: np.ndarray) -> float:
     """The grid value with the best balanced accuracy (answers right answered, the rest abstained
     on) on each of ``runs`` (the held-out probabilities of several seeded splits), and of those
     choices the median (the lower middle one of an even number). The balanced accuracy is flat near
     its top, so the argmax of its mean over the splits moves with changes that leave the confidence
     as good; the splits' middle choice is steadier (docs/quality.md, "The threshold").
 
-    With ``domains`` (each question's kind of document), the balanced accuracy is the mean of each
-    domain's: one threshold for the whole, to which every kind of document counts the same
-    however many questions it brings."""
+    The balanced accuracy is the mean of each kind of document's (``domains``, one per question):
+    one threshold for the whole, to which every kind counts the same however many questions it
+    brings."""
 
     def balanced_of(threshold: float, probabilities: np.ndarray, right: np.ndarray) -> float:
         answered = probabilities >= threshold
@@ -218,8 +216,6 @@ def choose_threshold(runs: list[np.ndarray], hit: np.ndarray, domains: np.ndarra
         return float((good_answers + good_abstentions) / 2)
 
     def balanced(threshold: float, probabilities: np.ndarray) -> float:
-        if domains is None:
-            return balanced_of(threshold, probabilities, hit)
         return float(np.mean([balanced_of(threshold, probabilities[domains == d], hit[domains == d])
                               for d in np.unique(domains)]))
 
@@ -253,7 +249,7 @@ def fit_confidence(examples: list[Example], engine_of, model: AnswerModel,
           f"{untyped_answers.sum()} answers lack the type asked for, {labels[untyped_answers].sum()} right: cap {cap}")
     runs = [held_out_probabilities(rows, labels, ANSWER_FEATURES, CONFIDENCE_C, drop, seed=seed) for seed in range(THRESHOLD_SPLITS)]
     runs = [np.where(untyped_answers, np.minimum(p, cap), p) for p in runs]
-    threshold = choose_threshold(runs, labels.astype(bool), np.array(domains) if BALANCE_DOMAINS else None)
+    threshold = choose_threshold(runs, labels.astype(bool), np.array(domains))
     return confidence, cap, threshold, choose_band_lower(runs, labels.astype(bool), threshold)
 
 

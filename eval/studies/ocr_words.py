@@ -11,8 +11,9 @@ own text layer (pypdf, cleaned as the project cleans it), for each of three layo
 and three columns (a LaTeX paper, a Federal Register rule), and a form with tables (a bank's rate
 sheet).
 
-- **WER**: word error rate (``jiwer``) after normalising both sides the same way: case folded,
-  words broken by a hyphen at a line end joined, punctuation dropped.
+- **WER**: word error rate (``jiwer``) after normalising both sides the same way: the OCR text
+  cleaned as the index cleans it (words broken by a hyphen at a line end joined), then case
+  folded and punctuation dropped.
 - **Run-together**: the share of OCR words that are no word of the page's text layer but split
   into two or more of its words ("congressshallassemble").
 - **Seconds per page** of the OCR path.
@@ -37,13 +38,13 @@ PAGES = {
     "three columns (Federal Register)": ("federal-register-2020-17221.pdf", (2, 3)),
     "form and tables (rate sheet)": ("pr-138-example.pdf", (1, 2)),
 }
-_LINE_END_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")
 _NOT_WORD = re.compile(r"[^\w]+")
 
 
 def normalise(text: str) -> list[str]:
-    """Lower-case words, with words broken at a line end joined and punctuation dropped."""
-    text = _LINE_END_HYPHEN.sub(r"\1\2", text).lower().replace("_", " ")
+    """Lower-case words of a cleaned text, punctuation dropped (words broken at a line end were
+    joined by the cleaning, :func:`eucaqa.documents.clean_text`)."""
+    text = text.lower().replace("_", " ")
     return [word for word in _NOT_WORD.sub(" ", text).split() if word]
 
 
@@ -89,6 +90,7 @@ def main() -> None:
 
     import jiwer
 
+    from eucaqa.documents import clean_text
     from eucaqa.ocr import OCR_DPI, read_page
 
     from eucaqa.ocr import engine_id
@@ -104,7 +106,7 @@ def main() -> None:
         for number in numbers:
             reference = normalise(text_layer(folder / name, number))
             started = time.perf_counter()
-            hypothesis = normalise(read_page(folder / name, number))
+            hypothesis = normalise(clean_text(read_page(folder / name, number)))
             seconds += time.perf_counter() - started
             vocabulary = frozenset(reference)
             joined += sum(run_together(word, vocabulary) for word in hypothesis)

@@ -198,15 +198,15 @@ class Engine:
 
     def _with_probabilities(self, evidence: Evidence, chosen: list[Candidate], confidence: float) -> list[Passage]:
         """The returned passages, each with the passage model's probability that it holds the answer."""
-        if self.model.passage is None:
+        if self.model.passage is None or not evidence.passages:
             return evidence.passages
         best = chosen[0] if chosen else None
         rows = np.vstack([
             passage_features(rank, passage.similarity, range(*(int(x) for x in self.index.chunks[passage.chunk, 4:6])),
                              evidence.candidates, best, confidence)
             for rank, passage in enumerate(evidence.passages)
-        ]) if evidence.passages else np.zeros((0, 0))
-        probabilities = self.model.passage.probabilities(rows) if len(rows) else []
+        ])
+        probabilities = self.model.passage.probabilities(rows)
         return [replace(passage, probability=round(float(p), 4)) for passage, p in zip(evidence.passages, probabilities)]
 
     def threshold(self, min_confidence: float | None) -> float:
@@ -234,7 +234,7 @@ class Engine:
             mentioned = sum(self.retriever.mentions(document, term) for term in names)
             names_in_document[document] = mentioned / len(names) if names else 1.0
         candidates = describe_candidates(self.index, parsed, searched, names_in_document, self.sentence_cache)
-        return Evidence(parsed, searched[:top_k], candidates, names_in_document)
+        return Evidence(parsed, searched[:top_k], candidates)
 
     def _parse(self, text: str) -> Question:
         vector, predicate_vector = self.embedder.encode_question(text, name_word_spans(text))

