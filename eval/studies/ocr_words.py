@@ -14,6 +14,14 @@ sheet).
 - **WER**: word error rate (``jiwer``) after normalising both sides the same way: the OCR text
   cleaned as the index cleans it (words broken by a hyphen at a line end joined), then case
   folded and punctuation dropped.
+  The text layer's letter-spaced words ("c o n s t i t u t i o n", the constitution's running
+  head) are mended first, as its ligature splits are: a run of three or more one-letter words is
+  joined and split into words the page's text layer uses elsewhere (or left joined).
+- **Order-free WER**: the share of words missing or extra whatever their place, the larger of the
+  two over the reference's words (a bag-of-words error rate). WER counts a word read in another
+  place as wrong, and on a three-column page or a table the text layer's order is one of several
+  (pypdf gives the Federal Register's footnotes first); this figure tells reading order apart
+  from misread words.
 - **Run-together**: the share of OCR words that are no word of the page's text layer but split
   into two or more of its words ("congressshallassemble").
 - **Seconds per page** of the OCR path.
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +55,48 @@ def normalise(text: str) -> list[str]:
     joined by the cleaning, :func:`eucaqa.documents.clean_text`)."""
     text = text.lower().replace("_", " ")
     return [word for word in _NOT_WORD.sub(" ", text).split() if word]
+
+
+def mend_letter_spacing(words: list[str]) -> list[str]:
+    """Join runs of three or more one-letter words ("c o n s t i t u t i o n o f t h e") and
+    split the run into the fewest words the rest of ``words`` uses, if it splits, else keep it
+    whole: letter-spaced headings, a fault of the text layer, read as the words they spell."""
+    vocabulary = frozenset(word for word in words if len(word) > 1) | {"a"}
+    mended, run = [], []
+
+    def flush() -> None:
+        if len(run) >= 3:
+            mended.extend(split_into(("".join(run)), vocabulary))
+        else:
+            mended.extend(run)
+        run.clear()
+
+    for word in words:
+        if len(word) == 1 and word.isalpha():
+            run.append(word)
+        else:
+            flush()
+            mended.append(word)
+    flush()
+    return mended
+
+
+def split_into(text: str, vocabulary: frozenset[str]) -> list[str]:
+    """``text`` as the fewest words of ``vocabulary`` that spell it, or ``[text]``."""
+    best: list[list[str] | None] = [[]] + [None] * len(text)
+    for end in range(1, len(text) + 1):
+        for start in range(end):
+            if best[start] is not None and text[start:end] in vocabulary:
+                candidate = best[start] + [text[start:end]]
+                if best[end] is None or len(candidate) < len(best[end]):
+                    best[end] = candidate
+    return best[-1] or [text]
+
+
+def order_free_errors(reference: list[str], hypothesis: list[str]) -> int:
+    """Words missing or extra, wherever they stand: the larger of the two counts."""
+    wanted, read = Counter(reference), Counter(hypothesis)
+    return max(sum((wanted - read).values()), sum((read - wanted).values()))
 
 
 def run_together(word: str, vocabulary: frozenset[str]) -> bool:
@@ -98,32 +149,34 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     folder = SHARED_PDFS if SHARED_PDFS.is_dir() else TEST_PDFS
     print(f"pages rendered at {OCR_DPI} dpi from {folder}, read by eucaqa.ocr.read_page ({engine_id()})\n")
-    print("| layout | pages | WER | run-together | OCR words | seconds per page |")
-    print("|---|---|---|---|---|---|")
-    totals = {"errors": 0.0, "words": 0, "joined": 0, "ocr_words": 0, "seconds": 0.0, "pages": 0}
+    print("| layout | pages | WER | order-free WER | run-together | OCR words | seconds per page |")
+    print("|---|---|---|---|---|---|---|")
+    totals = {"errors": 0.0, "unordered": 0, "words": 0, "joined": 0, "ocr_words": 0, "seconds": 0.0, "pages": 0}
     for layout, (name, numbers) in PAGES.items():
-        references, hypotheses, joined, ocr_words, seconds = [], [], 0, 0, 0.0
+        references, hypotheses, joined, ocr_words, seconds, unordered = [], [], 0, 0, 0.0, 0
         for number in numbers:
-            reference = normalise(text_layer(folder / name, number))
+            reference = mend_letter_spacing(normalise(text_layer(folder / name, number)))
             started = time.perf_counter()
             hypothesis = normalise(clean_text(read_page(folder / name, number)))
             seconds += time.perf_counter() - started
             vocabulary = frozenset(reference)
             joined += sum(run_together(word, vocabulary) for word in hypothesis)
             ocr_words += len(hypothesis)
+            unordered += order_free_errors(reference, hypothesis)
             references.append(" ".join(reference))
             hypotheses.append(" ".join(hypothesis))
         wer = jiwer.wer(references, hypotheses)
         words = sum(len(r.split()) for r in references)
-        print(f"| {layout}: `{name}` | {', '.join(map(str, numbers))} | {wer:.3f} | {joined / max(ocr_words, 1):.3f} "
+        print(f"| {layout}: `{name}` | {', '.join(map(str, numbers))} | {wer:.3f} | {unordered / words:.3f} | {joined / max(ocr_words, 1):.3f} "
               f"| {ocr_words} | {seconds / len(numbers):.1f} |")
         totals["errors"] += wer * words
         totals["words"] += words
+        totals["unordered"] += unordered
         totals["joined"] += joined
         totals["ocr_words"] += ocr_words
         totals["seconds"] += seconds
         totals["pages"] += len(numbers)
-    print(f"| all | {totals['pages']} | {totals['errors'] / totals['words']:.3f} "
+    print(f"| all | {totals['pages']} | {totals['errors'] / totals['words']:.3f} | {totals['unordered'] / totals['words']:.3f} "
           f"| {totals['joined'] / totals['ocr_words']:.3f} | {totals['ocr_words']} "
           f"| {totals['seconds'] / totals['pages']:.1f} |")
 

