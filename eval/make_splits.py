@@ -29,6 +29,8 @@ SETS = {
     "constitution": "constitution.jsonl",
     "federal_register": "federal_register.jsonl",
 }
+#: Two-turn dialogues, split by kind so that each half keeps the mix of follow-ups and controls.
+DIALOGUES = {"dialogues": "dialogues.jsonl", "dialogues_constitution": "dialogues_constitution.jsonl"}
 #: Questions written later for a set: split on their own and added to that set's halves,
 #: so that the questions already split keep their half.
 EXTRA = {"inscope": "inscope_extra.jsonl", "near_topic": "near_topic_extra.jsonl"}
@@ -54,6 +56,17 @@ def split(items: list[dict], rng: np.random.Generator) -> tuple[list[dict], list
     return fit, heldout
 
 
+def split_by_kind(items: list[dict], rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+    fit, heldout = [], []
+    for kind in sorted({item["kind"] for item in items}):
+        group = [item for item in items if item["kind"] == kind]
+        order = rng.permutation(len(group))
+        half = (len(group) + 1) // 2
+        fit += [group[n] for n in sorted(order[:half])]
+        heldout += [group[n] for n in sorted(order[half:])]
+    return fit, heldout
+
+
 def unanswerable(items: list[dict], prefix: str) -> list[dict]:
     return [{"id": f"{prefix}-{i['id']}", "question": i["question"], "answers": [], "document": None}
             for i in items if i["answers"]]
@@ -69,6 +82,9 @@ def main() -> None:
         fit, heldout = split(read(SETS_DIR / file), rng)
         halves["fit"][name] += fit
         halves["heldout"][name] += heldout
+    for name, file in DIALOGUES.items():
+        fit, heldout = split_by_kind(read(SETS_DIR / file), rng)
+        halves["fit"][name], halves["heldout"][name] = fit, heldout
     for half, sets in halves.items():
         for name, items in sets.items():
             write(SPLITS_DIR / half / f"{name}.jsonl", items)
