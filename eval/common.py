@@ -62,7 +62,11 @@ CORPUS_OF = {
     "unindexed_federal_register": "federal_register",
     "encyclopedia": "encyclopedia",
     "unindexed_encyclopedia": "encyclopedia",
+    "dialogues": "eu",
+    "dialogues_constitution": "constitution",
 }
+#: two-turn dialogues (``"history"``): scored by ``report.py``, not fitted on by ``train.py``
+DIALOGUES = ("dialogues", "dialogues_constitution")
 #: the encyclopedia articles and their questions (``make_encyclopedia.py``, from ../shared/data)
 ENCYCLOPEDIA = WORK / "encyclopedia"
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -125,9 +129,9 @@ def encyclopedia_files(part: str) -> dict[str, Path]:
 
 
 def labelled_files(folder: Path) -> dict[str, Path]:
-    """The labelled files of a folder of ``eval/`` by name, with the dev set and the encyclopedia's
-    files of the same part for the fit and held-out halves."""
-    files = {path.stem: path for path in sorted(folder.glob("*.jsonl"))}
+    """The labelled files of single questions of a folder of ``eval/`` by name, with the dev set and
+    the encyclopedia's files of the same part for the fit and held-out halves."""
+    files = {path.stem: path for path in sorted(folder.glob("*.jsonl")) if path.stem not in DIALOGUES}
     if folder == FIT:
         files["dev"] = DEV
     part = {FIT: "fit", HELDOUT: "heldout"}.get(folder)

@@ -12,7 +12,7 @@ MAX_LINES = 400
 LAYERS = [
     "errors", "settings", "version", "text", "ocr", "documents", "chunking", "embedding", "file_worker", "links",
     "index.store", "index.loaded", "index.build", "index",
-    "retrieval", "names", "evidence", "features", "answer_model", "candidates", "choosing", "answering", "evaluation",
+    "retrieval", "names", "conversation", "evidence", "features", "answer_model", "candidates", "choosing", "answering", "evaluation",
     "render", "uploads", "app", "server", "cli", "__main__",
 ]
 

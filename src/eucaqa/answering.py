@@ -2,6 +2,9 @@
 
 This is where a question becomes an answer (:meth:`Engine.answer`):
 
+0. a follow-up question that points back to the conversation ("When was it
+   ratified?") is completed with the last turn (:mod:`eucaqa.conversation`);
+   what follows reads the question as understood (``Answer.understood_as``);
 1. the question is embedded, its words stemmed, and what it names (proper
    names, acronyms, numbers, words the corpus finds rare) picked out; the same
    forward pass also gives a vector of what it asks about (its word pieces
@@ -44,6 +47,7 @@ from .candidates import MAX_ANSWER_CHARS, SentenceCache, describe_candidates
 from .errors import IndexFormatError
 from .evidence import RARE_SHARE, TOPIC_NAME_SHARE, Question, answer_phrase, expected_answer_type
 from .choosing import Evidence, decide
+from .conversation import CONTEXT_WEIGHT, earlier_turns, understand
 from .features import Candidate, passage_features
 from .index import LoadedIndex, current_build, load_index
 from .names import name_word_spans, name_words, names_terms
@@ -99,6 +103,10 @@ class Answer:
     band: list[float] = field(default_factory=list)
     #: when ``unsure``, the span the answer would have led with, shown as the closest, not as an answer
     closest: AnswerSentence | None = None
+    #: the question as completed from the conversation and then searched and scored
+    #: ("When was it ratified? (amendment abolished slavery; Amendment XIII)"); None when
+    #: it was read on its own
+    understood_as: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -112,6 +120,7 @@ class Answer:
             "unsure": self.unsure,
             "band": self.band,
             "closest": self.closest.to_dict() if self.closest else None,
+            "understood_as": self.understood_as,
         }
 
 
@@ -155,10 +164,13 @@ class Engine:
                 "rebuild with: eucaqa index --full"
             )
 
-    def answer(self, question: str, top_k: int = 5, min_confidence: float | None = None) -> Answer:
+    def answer(self, question: str, top_k: int = 5, min_confidence: float | None = None, history=None) -> Answer:
         started = time.perf_counter()
         threshold = self.threshold(min_confidence)
-        return self.reply(question, self.gather(question, top_k), threshold, started)
+        understood = understand(_check_question(question), history)
+        evidence = self.gather(question, top_k, context=understood.context if understood else "")
+        return replace(self.reply(question, evidence, threshold, started),
+                       understood_as=understood.text if understood else None)
 
     def reply(self, question: str, evidence: Evidence, threshold: float, started: float) -> Answer:
         """The answer that ``evidence`` (from :meth:`gather`) supports at ``threshold``."""
@@ -220,12 +232,13 @@ class Engine:
 
     # --------------------------------------------------------------- evidence
 
-    def gather(self, question: str, top_k: int = 5) -> Evidence:
-        """Retrieve passages and describe every candidate span by its signals."""
+    def gather(self, question: str, top_k: int = 5, context: str = "") -> Evidence:
+        """Retrieve passages and describe every candidate span by its signals; ``context`` is what
+        a follow-up was completed with (:func:`~eucaqa.conversation.understand`)."""
         text = _check_question(question)
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
-        parsed = self._parse(text)
+        parsed = self._parse(text, context)
         extra = max(0, CANDIDATE_PASSAGES - top_k)
         searched = self.retriever.search(parsed.vector, list(parsed.weights), top_k, extra=extra)
         names = parsed.name_terms
@@ -236,11 +249,17 @@ class Engine:
         candidates = describe_candidates(self.index, parsed, searched, names_in_document, self.sentence_cache)
         return Evidence(parsed, searched[:top_k], candidates)
 
-    def _parse(self, text: str) -> Question:
+    def _parse(self, question: str, context: str = "") -> Question:
+        """The question read for search and scoring; a follow-up's ``context`` is searched with it,
+        counts :data:`~eucaqa.conversation.CONTEXT_WEIGHT` as much in scoring, and names nothing."""
+        own_terms = set(lexical_terms(question))
+        text = f"{question} ({context})" if context else question
         vector, predicate_vector = self.embedder.encode_question(text, name_word_spans(text))
         terms = list(dict.fromkeys(lexical_terms(text)))
-        weights = {term: self.retriever.term_weight(term) for term in terms}
-        words = name_words(text)
+        weights = {
+            term: self.retriever.term_weight(term) * (1.0 if term in own_terms else CONTEXT_WEIGHT) for term in terms
+        }
+        words = name_words(question)
         raw_names = {term for word in words for term in lexical_terms(word)}
         names = names_terms(words)
         vocabulary = self.retriever.vocabulary
@@ -321,7 +340,8 @@ def get_engine(index_dir: str | Path = "index") -> Engine:
 
 
 def answer(
-    question: str, *, top_k: int = 5, index_dir: str | Path = "index", min_confidence: float | None = None
+    question: str, *, top_k: int = 5, index_dir: str | Path = "index", min_confidence: float | None = None,
+    history=None,
 ) -> Answer:
     """Answer ``question`` with spans copied from the indexed documents.
 
@@ -331,9 +351,14 @@ def answer(
         index_dir: the index folder built by :func:`eucaqa.build_index`.
         min_confidence: the confidence (0..1) an answer needs to be given; None takes
             ``EUCAQA_MIN_CONFIDENCE`` or else the fitted model's threshold.
+        history: the earlier turns of a conversation, oldest first, each a ``(question, answer)``
+            pair whose answer is the :class:`Answer` returned then, its text, or None. A question
+            that points back to them ("Who proposed it?") is completed with the last one; how it
+            was understood is ``Answer.understood_as``. None or ``[]``: read on its own.
 
     Raises:
-        ValueError: the question is empty, ``top_k`` is below 1 or ``min_confidence`` outside [0, 1].
+        ValueError: the question is empty, ``top_k`` is below 1, ``min_confidence`` outside [0, 1]
+            or ``history`` not a list of (question, answer) pairs.
         IndexNotFoundError: no index was built in ``index_dir``.
     """
     _check_question(question)
@@ -341,4 +366,5 @@ def answer(
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-    return get_engine(index_dir).answer(question, top_k=top_k, min_confidence=min_confidence)
+    earlier_turns(history)
+    return get_engine(index_dir).answer(question, top_k=top_k, min_confidence=min_confidence, history=history)

@@ -50,6 +50,8 @@ class QuestionResult:
     phrase_ok: bool | None = None
     #: each returned passage's probability of holding the answer, and whether it holds one
     passages: list[tuple[float, bool]] = field(default_factory=list)
+    #: a follow-up of a dialogue: the question as completed from the earlier turns (None: read on its own)
+    understood_as: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,6 +129,9 @@ def read_questions(path: str | Path) -> list[dict]:
             raise EucaqaError(f"{path}:{number}: not valid JSON ({error.msg})") from None
         if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not isinstance(item.get("answers", []), list):
             raise EucaqaError(f"{path}:{number}: needs a 'question' string and an 'answers' list")
+        history = item.get("history", [])
+        if not isinstance(history, list) or not all(isinstance(earlier, str) for earlier in history):
+            raise EucaqaError(f"{path}:{number}: 'history' must be a list of the earlier questions")
         item.setdefault("id", f"q{number}")
         items.append(item)
     if not items:
@@ -238,8 +243,13 @@ def baseline_text(engine, evidence) -> str:
 
 def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "index",
                   min_confidence: float | None = None) -> EvalReport:
-    """Answer every question of ``path`` and score the answers."""
+    """Answer every question of ``path`` and score the answers.
+
+    A question with a ``"history"`` (the earlier questions of a dialogue, oldest first) is a
+    follow-up: the earlier questions are asked first, as in the chat, and their answers passed
+    as the conversation."""
     from .answering import get_engine
+    from .conversation import understand
 
     items = read_questions(path)
     engine = get_engine(index_dir)
@@ -250,9 +260,14 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
     for item in items:
         # One retrieval per question serves both the answer (given at any confidence,
         # scored at the threshold) and the baseline.
+        history = []
+        for earlier in item.get("history", []):
+            history.append((earlier, engine.answer(earlier, top_k, min_confidence, history=history)))
         started = time.perf_counter()
-        evidence = engine.gather(item["question"], top_k)
+        understood = understand(item["question"], history)
+        evidence = engine.gather(item["question"], top_k, context=understood.context if understood else "")
         row = score_answer(item, engine.reply(item["question"], evidence, 0.0, started), texts, threshold)
+        row.understood_as = understood.text if understood else None
         if row.in_scope:
             row.baseline_hit = contains_any(baseline_text(engine, evidence), item["answers"])
         rows.append(row)
