@@ -145,7 +145,9 @@ def test_out_of_scope_question_abstains_and_shows_closest_passages(item, shipped
 def test_to_dict_is_json(shipped_index):
     result = answer(IN_SCOPE[0]["question"], top_k=3, index_dir=shipped_index)
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"question", "text", "found", "confidence", "sentences", "passages", "seconds", "unsure", "band", "closest"}
+    assert set(data) == {"question", "text", "found", "confidence", "sentences", "passages", "seconds", "unsure", "band", "closest",
+                         "understood_as"}
+    assert data["understood_as"] is None  # asked on its own
     assert 0.0 <= data["confidence"] <= 1.0
     assert len(data["passages"]) == 3
     assert {"text", "source", "page", "start", "end", "score"} <= set(data["sentences"][0])

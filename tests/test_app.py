@@ -48,8 +48,20 @@ def test_a_question_gets_a_cited_answer(client):
     assert "Roman Vassilenko" in data["text"] and "[1]" in data["text"]
     first = data["sentences"][0]
     assert first["source"].startswith("trend-2025") and first["text"] in data["text"]
-    assert set(data) == {"question", "text", "found", "confidence", "sentences", "passages", "seconds", "unsure", "band", "closest"}
+    assert set(data) == {"question", "text", "found", "confidence", "sentences", "passages", "seconds", "unsure", "band", "closest",
+                         "understood_as"}
     assert 0.0 <= data["confidence"] <= 1.0
+
+
+def test_the_api_takes_the_conversation_as_history(client):
+    first = client.predict("Who is Luc Devigne?", api_name="/answer")
+    follow_up = "Which service does he work for?"
+    data = client.predict(follow_up, [[first["question"], first]], api_name="/answer")
+    assert data["found"] and "European External Action Service" in data["text"]
+    assert data["understood_as"].startswith(follow_up) and data["question"] == follow_up
+    assert client.predict(follow_up, api_name="/answer")["understood_as"] is None
+    with pytest.raises(Exception, match="history"):
+        client.predict(follow_up, [["only a question"]], api_name="/answer")
 
 
 def test_an_out_of_scope_question_abstains(client):

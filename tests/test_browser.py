@@ -104,6 +104,38 @@ def test_an_answer_below_the_threshold_is_shown_as_the_closest_not_as_an_answer(
     page.screenshot(path=str(ARTIFACTS / "chat-unsure.png"), full_page=True)
 
 
+FIRST_QUESTION = "Who led Kazakhstan's delegation to Brussels for the Middle Corridor talks?"
+FOLLOW_UP = "What is his government post?"
+
+
+def reply_to(text: str, question: str) -> str:
+    """The chat's text after ``question`` was first asked: its reply, and what follows."""
+    return text.split(question, 1)[-1]
+
+
+def test_a_follow_up_is_answered_from_the_conversation_and_shown_as_understood(server, page):
+    url, _ = server
+    page.goto(url)
+    ask(page, FIRST_QUESTION, "Roman Vassilenko")
+    ask(page, FOLLOW_UP, "Understood as")
+    reply = reply_to(page.locator("#chatbot").inner_text(), FOLLOW_UP)
+    assert "Deputy Minister of Foreign Affairs" in reply and "[1]" in reply
+    assert f"Understood as: {FOLLOW_UP} (" in reply and "Brussels" in reply.split("Understood as:")[1]
+    page.screenshot(path=str(ARTIFACTS / "chat-follow-up.png"), full_page=True)
+
+
+def test_new_conversation_forgets_the_earlier_turns(server, page):
+    url, _ = server
+    page.goto(url)
+    ask(page, FIRST_QUESTION, "Roman Vassilenko")
+    page.locator("#new-conversation").click()
+    page.wait_for_function("() => !document.querySelector('#chatbot').innerText.includes('Roman Vassilenko')",
+                           timeout=30_000)
+    ask(page, FOLLOW_UP, "do not answer")  # on its own, "his" points nowhere
+    chat = page.locator("#chatbot").inner_text()
+    assert "Understood as" not in chat and FIRST_QUESTION not in chat
+
+
 def test_uploaded_markup_is_shown_as_text_and_never_runs(server, page, tmp_path):
     from playwright.sync_api import expect
 

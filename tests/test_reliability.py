@@ -227,12 +227,15 @@ def test_rebuild_under_load_swaps_atomically(served, tmp_path):
 def test_hostile_questions_in_the_chat(shipped_index):
     from eucaqa.app import chat_turn
 
-    history, sources = chat_turn("\x00\x01\x02", [], shipped_index)
+    history, sources, turns = chat_turn("\x00\x01\x02", [], shipped_index)
     assert history[-1]["role"] == "assistant" and sources is not None
-    history, sources = chat_turn("   ", [], shipped_index)
+    history, sources, turns = chat_turn("   ", [], shipped_index, turns)
     assert history == [] and sources is None
-    history, _ = chat_turn("x" * 100_000, [], shipped_index)
+    history, _, turns = chat_turn("x" * 100_000, [], shipped_index, turns)
     assert len(history) == 2 and len(history[0]["content"]) < 1000
+    # A follow-up after them is still answered (the odd turns are history like any other).
+    history, _, turns = chat_turn("And then?", history, shipped_index, turns)
+    assert len(history) == 4 and len(turns) == 3
 
 
 # --------------------------------------------------------------- crash safety

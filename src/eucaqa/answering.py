@@ -250,8 +250,10 @@ class Engine:
         return Evidence(parsed, searched[:top_k], candidates)
 
     def _parse(self, question: str, context: str = "") -> Question:
-        """The question read for search and scoring; a follow-up's ``context`` is searched with it,
-        counts :data:`~eucaqa.conversation.CONTEXT_WEIGHT` as much in scoring, and names nothing."""
+        """The question read for search and scoring. A follow-up's ``context`` is searched with it and
+        counts :data:`~eucaqa.conversation.CONTEXT_WEIGHT` as much in scoring; it names nothing the
+        answer must hold, and a date or name it gives may still be the answer ("When was it
+        ratified? (... 1865)"): ``Question.text`` is the question's own."""
         own_terms = set(lexical_terms(question))
         text = f"{question} ({context})" if context else question
         vector, predicate_vector = self.embedder.encode_question(text, name_word_spans(text))
@@ -269,7 +271,7 @@ class Engine:
         all_names = names
         names = {term for term in names if self.retriever.passage_share(term) <= TOPIC_NAME_SHARE}
         return Question(
-            text=text,
+            text=question,
             vector=vector,
             predicate_vector=predicate_vector,
             weights=weights,

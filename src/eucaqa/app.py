@@ -37,24 +37,31 @@ CSS = """
 # ------------------------------------------------------------------------ app
 
 
-def chat_turn(question: str, history: list | None, index_dir: str | Path) -> tuple[list, str | None]:
-    """One chat exchange: the history with the question and its reply, and the Sources HTML.
+#: The most earlier turns the chat keeps for follow-up questions (only the last is read).
+MAX_TURNS = 20
+
+
+def chat_turn(question: str, history: list | None, index_dir: str | Path,
+              turns: list | None = None) -> tuple[list, str | None, list]:
+    """One chat exchange: the messages with the question and its reply, the Sources HTML, and the
+    conversation's turns (``(question, Answer)`` pairs, passed to :func:`answer` as its history).
 
     A question the engine refuses (empty, unreadable) gets a one-line message
     in the chat instead of an error; an empty box changes nothing (None).
     """
     history = list(history or [])
+    turns = list(turns or [])
     question = (question or "").strip()
     if not question:
-        return history, None
+        return history, None, turns
     shown = escape(question if len(question) <= 500 else question[:500] + "…")
     try:
-        result = answer(question, index_dir=index_dir)
+        result = answer(question, index_dir=index_dir, history=turns)
     except (EucaqaError, ValueError) as error:
         history += [{"role": "user", "content": shown}, {"role": "assistant", "content": escape(f"Error: {error}")}]
-        return history, "<p></p>"
+        return history, "<p></p>", turns
     history += [{"role": "user", "content": shown}, {"role": "assistant", "content": render_reply(result)}]
-    return history, render_sources(result)
+    return history, render_sources(result), (turns + [(question, result)])[-MAX_TURNS:]
 
 
 def build_public_app(index_dir: str | Path = "index", *, ask_allowed=None, admin_path: str | None = None):
@@ -71,23 +78,27 @@ def build_public_app(index_dir: str | Path = "index", *, ask_allowed=None, admin
     def refused(request) -> str | None:
         return ask_allowed(request) if ask_allowed else None
 
-    def api_answer(question: str, request: gr.Request) -> dict:
-        """Answer a question from the documents; returns Answer.to_dict()."""
+    def api_answer(question: str, request: gr.Request, history: list | None = None) -> dict:
+        """Answer a question from the documents; returns Answer.to_dict(). ``history``: the earlier
+        turns, oldest first, each ``[question, answer]`` (the answer's dict as returned, its text, or null)."""
         refusal = refused(request)
         if refusal:
             raise gr.Error(refusal)
-        return answer(question, index_dir=index_dir).to_dict()
+        try:
+            return answer(question, index_dir=index_dir, history=history or None).to_dict()
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
 
-    def chat(question: str, history: list, request: gr.Request):
+    def chat(question: str, history: list, turns: list, request: gr.Request):
         refusal = refused(request) if (question or "").strip() else None
         if refusal:
             history = list(history or []) + [
                 {"role": "user", "content": escape(question[:500])},
                 {"role": "assistant", "content": escape(refusal)},
             ]
-            return "", history, gr.update()
-        history, sources_html = chat_turn(question, history, index_dir)
-        return "", history, sources_html if sources_html is not None else gr.update()
+            return "", history, gr.update(), turns
+        history, sources_html, turns = chat_turn(question, history, index_dir, turns)
+        return "", history, sources_html if sources_html is not None else gr.update(), turns
 
     with gr.Blocks(title="eucaqa — EU–Central Asia documents") as app:
         manage = f" · [Manage documents]({admin_path}/)" if admin_path else ""
@@ -103,15 +114,17 @@ def build_public_app(index_dir: str | Path = "index", *, ask_allowed=None, admin
                 )
                 with gr.Row():
                     ask_button = gr.Button("Ask", variant="primary", elem_id="ask")
-                    clear = gr.Button("Clear")
+                    new_conversation = gr.Button("New conversation", elem_id="new-conversation")
                 gr.Examples(EXAMPLE_QUESTIONS, inputs=question, label="Examples")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML("<p>The passages behind each answer appear here.</p>", elem_id="sources")
+        # The conversation so far, (question, Answer) pairs, for follow-up questions; one per browser tab.
+        turns = gr.State([])
         for trigger in (question.submit, ask_button.click):
-            trigger(chat, [question, chatbot], [question, chatbot, sources], api_visibility="private",
+            trigger(chat, [question, chatbot, turns], [question, chatbot, sources, turns], api_visibility="private",
                     concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
-        clear.click(lambda: ([], "<p></p>"), None, [chatbot, sources], api_visibility="private")
+        new_conversation.click(lambda: ([], "<p></p>", []), None, [chatbot, sources, turns], api_visibility="private")
         gr.api(api_answer, api_name="answer", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
     app.queue(default_concurrency_limit=QUESTION_CONCURRENCY)
     return app

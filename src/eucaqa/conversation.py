@@ -54,41 +54,58 @@ CONTEXT_WEIGHT = 0.5
 
 @dataclass(frozen=True)
 class Turn:
-    """An earlier turn of the conversation: the question as it was understood, and the
-    answer's words (the cited text, or "" when nothing was answered)."""
+    """An earlier turn of the conversation: the question as it was understood, the answer's
+    words (its first cited sentence, or "" when nothing was answered), and the phrase that
+    answered it, when one was marked (a name, a date, an amount)."""
 
     question: str
     answer: str
+    phrase: str = ""
 
 
 def earlier_turns(history) -> list[Turn]:
     """The turns of ``history``: ``(question, answer)`` pairs, oldest first, where the answer is
-    an :class:`~eucaqa.answering.Answer`, its text, or None.
+    an :class:`~eucaqa.answering.Answer`, its ``to_dict()`` (as the HTTP API returns it), its
+    text, or None.
 
     Raises:
         ValueError: ``history`` is not a list of pairs whose question is a string.
     """
     if history is None:
         return []
+    if not isinstance(history, (list, tuple)):
+        raise ValueError(f"history must be a list of (question, answer) pairs, got {type(history).__name__}")
     turns = []
     for number, pair in enumerate(history, start=1):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not isinstance(pair[0], str):
             raise ValueError(f"history turn {number} must be a (question, answer) pair, got {pair!r:.80}")
         question, answer = pair
-        understood = getattr(answer, "understood_as", None) or question
-        turns.append(Turn(question=understood.strip(), answer=_answer_words(answer)))
+        if answer is not None and not isinstance(answer, str):
+            answer = answer if isinstance(answer, dict) else getattr(answer, "to_dict", lambda: {})()
+        understood = answer.get("understood_as") if isinstance(answer, dict) else None
+        if not isinstance(understood, str) or not understood.strip():
+            understood = question
+        turns.append(Turn(understood.strip(), *_answer_words(answer)))
     return turns
 
 
-def _answer_words(answer) -> str:
-    """What an earlier answer said: its cited sentences (none for an abstention), or the text given."""
-    if answer is None:
-        return ""
+def _answer_words(answer: dict | str | None) -> tuple[str, str]:
+    """What an earlier answer said: its first cited sentence (nothing for an abstention) and its
+    marked phrase; or the first sentence of the text given."""
+    if not answer:
+        return "", ""
     if isinstance(answer, str):
-        return answer
-    if not getattr(answer, "found", False):
-        return ""
-    return " ".join(sentence.text for sentence in getattr(answer, "sentences", []))
+        return _first_sentence(answer), ""
+    sentences = [s for s in (answer.get("sentences") or []) if isinstance(s, dict)] if answer.get("found") else []
+    if not sentences:
+        return "", ""
+    phrase = ""
+    for sentence in sentences:
+        highlight, text, start = sentence.get("highlight"), str(sentence.get("text", "")), sentence.get("start", 0)
+        if highlight and isinstance(start, int):
+            phrase = text[highlight[0] - start:highlight[1] - start]
+            break
+    return str(sentences[0].get("text", "")), phrase
 
 
 def own_words(question: str) -> list[str]:
@@ -145,7 +162,8 @@ def context_of(turn: Turn, question: str) -> str:
         asked = [word for word in asked if word not in earlier_names]
     have = {term for text in (question, " ".join(asked)) for term in lexical_terms(text)}
     named = []
-    for word in [] if replacing else name_words(_first_sentence(turn.answer)):
+    answer_names = name_words(f"the {turn.phrase}") + name_words(turn.answer)  # "the": the phrase's first word counts
+    for word in [] if replacing else answer_names:
         terms = set(lexical_terms(word))
         if terms and not terms <= have and len(named) < MAX_ANSWER_WORDS:
             named.append(word)

@@ -50,7 +50,15 @@ def source_lines(sentences: list[CitedText]) -> list[tuple[list[int], str, str]]
 def render_reply(result: Answer) -> str:
     """The chat bubble: answer spans with [n] markers (the answering phrase in bold),
     the confidence, then one line per source linking to the cited place; or, in the band below
-    the threshold, that the documents may not answer exactly, with the closest span as such."""
+    the threshold, that the documents may not answer exactly, with the closest span as such.
+    A follow-up completed from the conversation ends with how it was understood."""
+    reply = _reply_body(result)
+    if result.understood_as:
+        reply += f"\n\n*Understood as: {escape(result.understood_as)}*"
+    return reply
+
+
+def _reply_body(result: Answer) -> str:
     if result.unsure and result.closest is not None:
         closest = result.closest
         link = f" [{escape(closest.citation)}]({closest.link})" if closest.link else f" {escape(closest.citation)}"

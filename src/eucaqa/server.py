@@ -320,6 +320,11 @@ def banner(settings: ServerSettings) -> list[str]:
     return lines
 
 
+#: Seconds a stopping server waits for open connections: a browser tab or client keeps a stream
+#: open to the chat (its conversation is session state), which would otherwise hold the exit.
+SHUTDOWN_SECONDS = 5
+
+
 class RunningServer:
     """A server in a background thread (tests, benchmarks); ``close()`` stops it."""
 
@@ -327,7 +332,8 @@ class RunningServer:
         import uvicorn
 
         self.settings = settings
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=SHUTDOWN_SECONDS)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="eucaqa-server", daemon=True)
         self._thread.start()
@@ -359,4 +365,5 @@ def serve(documents_dir: str | Path = "documents", index_dir: str | Path = "inde
     if not settings.admin_served:
         logger.warning("document management is not served on %s: set EUCAQA_ADMIN_PASSWORD to enable it", settings.host)
     app = create_server_app(documents_dir, index_dir, settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=SHUTDOWN_SECONDS)
