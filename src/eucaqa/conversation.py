@@ -80,32 +80,37 @@ def earlier_turns(history) -> list[Turn]:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not isinstance(pair[0], str):
             raise ValueError(f"history turn {number} must be a (question, answer) pair, got {pair!r:.80}")
         question, answer = pair
-        if answer is not None and not isinstance(answer, str):
-            answer = answer if isinstance(answer, dict) else getattr(answer, "to_dict", lambda: {})()
-        understood = answer.get("understood_as") if isinstance(answer, dict) else None
+        understood = _field(answer, "understood_as")
         if not isinstance(understood, str) or not understood.strip():
             understood = question
         turns.append(Turn(understood.strip(), *_answer_words(answer)))
     return turns
 
 
-def _answer_words(answer: dict | str | None) -> tuple[str, str]:
+def _field(answer, name: str):
+    """A field of an :class:`~eucaqa.answering.Answer` or of its dict (None for text or None)."""
+    if isinstance(answer, dict):
+        return answer.get(name)
+    return None if answer is None or isinstance(answer, str) else getattr(answer, name, None)
+
+
+def _answer_words(answer) -> tuple[str, str]:
     """What an earlier answer said: its first cited sentence (nothing for an abstention) and its
     marked phrase; or the first sentence of the text given."""
     if not answer:
         return "", ""
     if isinstance(answer, str):
         return _first_sentence(answer), ""
-    sentences = [s for s in (answer.get("sentences") or []) if isinstance(s, dict)] if answer.get("found") else []
+    sentences = list(_field(answer, "sentences") or []) if _field(answer, "found") else []
     if not sentences:
         return "", ""
     phrase = ""
     for sentence in sentences:
-        highlight, text, start = sentence.get("highlight"), str(sentence.get("text", "")), sentence.get("start", 0)
-        if highlight and isinstance(start, int):
+        highlight, text, start = (_field(sentence, key) for key in ("highlight", "text", "start"))
+        if highlight and isinstance(text, str) and isinstance(start, int):
             phrase = text[highlight[0] - start:highlight[1] - start]
             break
-    return str(sentences[0].get("text", "")), phrase
+    return str(_field(sentences[0], "text") or ""), phrase
 
 
 def own_words(question: str) -> list[str]:
