@@ -3,6 +3,7 @@
     .venv/bin/python eval/report.py            # the held-out halves (default)
     .venv/bin/python eval/report.py fit        # the fit halves, for comparison
     .venv/bin/python eval/report.py sealed     # the sealed set (eval/sealed/README.md): report only
+    .venv/bin/python eval/report.py heldout --no-history   # dialogues' follow-ups asked on their own
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ HALVES = {"heldout": HELDOUT, "fit": FIT, "sealed": SEALED}
 
 
 def main() -> None:
-    half = sys.argv[1] if len(sys.argv) > 1 else "heldout"
+    arguments = [argument for argument in sys.argv[1:] if argument != "--no-history"]
+    with_history = "--no-history" not in sys.argv[1:]
+    half = arguments[0] if arguments else "heldout"
     if half not in HALVES:
         sys.exit(f"report.py: unknown half {half!r}; one of {', '.join(HALVES)}")
     indexes = corpus_indexes()
@@ -40,7 +43,7 @@ def main() -> None:
     print(TABLE_HEADER)
     answered_rows, dialogue_lines = [], []
     for name, path in files.items():
-        report = evaluate_file(path, index_dir=indexes[CORPUS_OF[name]])
+        report = evaluate_file(path, index_dir=indexes[CORPUS_OF[name]], with_history=with_history)
         if name in DIALOGUES:
             dialogue_lines.append(dialogue_line(f"{half}/{name}", read_questions(path), report.rows))
         else:

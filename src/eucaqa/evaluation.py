@@ -242,12 +242,12 @@ def baseline_text(engine, evidence) -> str:
 
 
 def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "index",
-                  min_confidence: float | None = None) -> EvalReport:
+                  min_confidence: float | None = None, with_history: bool = True) -> EvalReport:
     """Answer every question of ``path`` and score the answers.
 
     A question with a ``"history"`` (the earlier questions of a dialogue, oldest first) is a
     follow-up: the earlier questions are asked first, as in the chat, and their answers passed
-    as the conversation."""
+    as the conversation (``with_history=False``: the follow-up is asked on its own, to compare)."""
     from .answering import get_engine
     from .conversation import understand
 
@@ -261,7 +261,7 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
         # One retrieval per question serves both the answer (given at any confidence,
         # scored at the threshold) and the baseline.
         history = []
-        for earlier in item.get("history", []):
+        for earlier in item.get("history", []) if with_history else []:
             history.append((earlier, engine.answer(earlier, top_k, min_confidence, history=history)))
         started = time.perf_counter()
         understood = understand(item["question"], history)
