@@ -155,6 +155,16 @@ def test_rendered_document_text_is_inert():
     assert "](javascript" not in reply
 
 
+def test_a_completed_follow_up_says_how_it_was_understood_as_inert_text():
+    from dataclasses import replace
+
+    plain = render_reply(_answer_with("Some text."))
+    assert "Understood as" not in plain
+    understood = render_reply(replace(_answer_with("Some text."), understood_as=f"When was it signed? ({INJECTION})"))
+    assert understood.startswith(plain) and "Understood as: When was it signed?" in understood
+    assert "<script" not in understood and "](javascript" not in understood
+
+
 def test_an_abstention_names_each_document_once_with_its_pages():
     passages = [Passage(text="Text.", source=source, page=page, start=0, end=5, score=0.1, similarity=0.1, chunk=n)
                 for n, (source, page) in enumerate([("a.pdf", 4), ("a.pdf", 2), ("b.txt", None)])]
