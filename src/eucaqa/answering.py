@@ -354,9 +354,10 @@ def answer(
         min_confidence: the confidence (0..1) an answer needs to be given; None takes
             ``EUCAQA_MIN_CONFIDENCE`` or else the fitted model's threshold.
         history: the earlier turns of a conversation, oldest first, each a ``(question, answer)``
-            pair whose answer is the :class:`Answer` returned then, its text, or None. A question
-            that points back to them ("Who proposed it?") is completed with the last one; how it
-            was understood is ``Answer.understood_as``. None or ``[]``: read on its own.
+            pair whose answer is the :class:`Answer` returned then, its ``to_dict()``, its text,
+            or None. A question that points back to them ("Who proposed it?") is completed with
+            the last one; how it was understood is ``Answer.understood_as``. None or ``[]``: the
+            question is read on its own.
 
     Raises:
         ValueError: the question is empty, ``top_k`` is below 1, ``min_confidence`` outside [0, 1]
