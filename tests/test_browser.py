@@ -122,6 +122,9 @@ def test_a_follow_up_is_answered_from_the_conversation_and_shown_as_understood(s
     assert "Deputy Minister of Foreign Affairs" in reply and "[1]" in reply
     assert f"Understood as: {FOLLOW_UP} (" in reply and "Brussels" in reply.split("Understood as:")[1]
     page.screenshot(path=str(ARTIFACTS / "chat-follow-up.png"), full_page=True)
+    if os.environ.get("EUCAQA_SCREENSHOT"):
+        README_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copy(ARTIFACTS / "chat-follow-up.png", README_SCREENSHOT)
 
 
 def test_new_conversation_forgets_the_earlier_turns(server, page):
@@ -231,9 +234,6 @@ def test_a_text_citation_opens_the_document_with_the_sentence_marked(pdf_server,
     page.locator("#chatbot strong", has_text="Roman Vassilenko").last.wait_for(timeout=10_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-phrase.png"), full_page=True)
-    if os.environ.get("EUCAQA_SCREENSHOT"):
-        README_SCREENSHOT.parent.mkdir(exist_ok=True)
-        shutil.copy(ARTIFACTS / "chat-phrase.png", README_SCREENSHOT)
     source = "trend-2025-02-14-kazakhstan-eu-middle-corridor-talks.txt"
     opened, href, _ = _click_source(page, source)
     assert href.startswith(f"/document/{source}?start=") and href.endswith("#cited")
