@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT
 from eucaqa import answer
-from eucaqa.conversation import earlier_turns, has_pointing_word, is_fragment, points_back, understand
+from eucaqa.conversation import check_history, has_pointing_word, is_fragment, last_turn, points_back, understand
 from eucaqa.evaluation import contains_any
 
 FIT_DIALOGUES = ROOT / "eval" / "splits" / "fit" / "dialogues.jsonl"
@@ -57,11 +57,16 @@ def test_a_follow_up_is_completed_with_the_last_turn_only_when_it_points_back():
 
 
 def test_history_is_checked():
-    for bad in ("a string", [("only a question",)], [(1, "x")], [["q", "a", "extra"]]):
+    for bad in ("a string", [("only a question",)], [(1, "x")], [["q", "a", "extra"]], [["q", None], "x"]):
         with pytest.raises(ValueError, match="history"):
-            earlier_turns(bad)
-    turn, = earlier_turns([["Who is Luc Devigne?", {"found": False, "sentences": [], "understood_as": None}]])
+            check_history(bad)
+    turn = last_turn([["Who is Luc Devigne?", {"found": False, "sentences": [], "understood_as": None}]])
     assert turn.question == "Who is Luc Devigne?" and turn.answer == ""
+    assert last_turn([]) is None and last_turn(None) is None
+    # whatever a client sends is read as much as a question is, and no word longer than a word
+    huge = last_turn([["x" * 200_000, "y " * 200_000]])
+    assert len(huge.question) <= 2000 and len(huge.answer) <= 2000
+    assert understand("When was it signed?", [["Which treaty " + "x" * 200_000, None]]).context == "treaty"
 
 
 def test_without_history_an_answer_is_what_it_was(shipped_index):

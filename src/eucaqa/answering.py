@@ -47,7 +47,7 @@ from .candidates import MAX_ANSWER_CHARS, SentenceCache, describe_candidates
 from .errors import IndexFormatError
 from .evidence import RARE_SHARE, TOPIC_NAME_SHARE, Question, answer_phrase, expected_answer_type
 from .choosing import Evidence, decide
-from .conversation import CONTEXT_WEIGHT, earlier_turns, understand
+from .conversation import CONTEXT_WEIGHT, check_history, understand
 from .features import Candidate, passage_features
 from .index import LoadedIndex, current_build, load_index
 from .names import name_word_spans, name_words, names_terms
@@ -369,5 +369,5 @@ def answer(
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-    earlier_turns(history)
+    check_history(history)
     return get_engine(index_dir).answer(question, top_k=top_k, min_confidence=min_confidence, history=history)

@@ -47,6 +47,10 @@ FRAGMENT_WORDS = 2
 MAX_ANSWER_WORDS = 4
 #: The most words of an earlier question that a question is completed with.
 MAX_CONTEXT_WORDS = 16
+#: The characters of an earlier question or answer that are read (as of a question), and the
+#: longest word that may join the context: a history sent to the API may hold anything.
+MAX_TURN_CHARS = 2000
+MAX_WORD_CHARS = 40
 #: How much a word of the context counts, against a word of the question itself, when the spans
 #: are scored (their share of the question's words found): the follow-up's own words lead, and a
 #: span that only repeats the earlier turn does not look like an answer (docs/quality.md, "Follow-up
@@ -65,10 +69,10 @@ class Turn:
     phrase: str = ""
 
 
-def earlier_turns(history) -> list[Turn]:
-    """The turns of ``history``: ``(question, answer)`` pairs, oldest first, where the answer is
-    an :class:`~eucaqa.answering.Answer`, its ``to_dict()`` (as the HTTP API returns it), its
-    text, or None.
+def check_history(history) -> list:
+    """``history`` as a list of ``(question, answer)`` pairs, oldest first, where the answer is an
+    :class:`~eucaqa.answering.Answer`, its ``to_dict()`` (as the HTTP API returns it), its text,
+    or None; None is no history.
 
     Raises:
         ValueError: ``history`` is not a list of pairs whose question is a string.
@@ -77,16 +81,23 @@ def earlier_turns(history) -> list[Turn]:
         return []
     if not isinstance(history, (list, tuple)):
         raise ValueError(f"history must be a list of (question, answer) pairs, got {type(history).__name__}")
-    turns = []
     for number, pair in enumerate(history, start=1):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not isinstance(pair[0], str):
             raise ValueError(f"history turn {number} must be a (question, answer) pair, got {pair!r:.80}")
-        question, answer = pair
-        understood = _field(answer, "understood_as")
-        if not isinstance(understood, str) or not understood.strip():
-            understood = question
-        turns.append(Turn(understood.strip(), *_answer_words(answer)))
-    return turns
+    return list(history)
+
+
+def last_turn(history) -> Turn | None:
+    """The last turn of ``history`` (:func:`check_history`), the one a follow-up is completed with."""
+    pairs = check_history(history)
+    if not pairs:
+        return None
+    question, answer = pairs[-1]
+    understood = _field(answer, "understood_as")
+    if not isinstance(understood, str) or not understood.strip():
+        understood = question
+    phrase_and_sentence = (text[:MAX_TURN_CHARS] for text in _answer_words(answer))
+    return Turn(understood.strip()[:MAX_TURN_CHARS], *phrase_and_sentence)
 
 
 def _field(answer, name: str):
@@ -102,7 +113,7 @@ def _answer_words(answer) -> tuple[str, str]:
     if not answer:
         return "", ""
     if isinstance(answer, str):
-        return _first_sentence(answer), ""
+        return _first_sentence(answer[:MAX_TURN_CHARS]), ""
     sentences = list(_field(answer, "sentences") or []) if _field(answer, "found") else []
     if not sentences:
         return "", ""
@@ -120,7 +131,7 @@ def own_words(question: str) -> list[str]:
     """The words of a question that say what it is about: no question words, stopwords or pointing words."""
     return [
         word for word in _WORD.findall(question)
-        if word.lower() not in _QUESTION_WORDS and word.lower() not in POINTING_WORDS
+        if len(word) <= MAX_WORD_CHARS and word.lower() not in _QUESTION_WORDS and word.lower() not in POINTING_WORDS
         and word.lower() not in POINTING_DETERMINERS and not is_stopword(word.lower())
     ]
 
@@ -173,7 +184,7 @@ def context_of(turn: Turn, question: str) -> str:
     answer_names = name_words(f"the {turn.phrase}") + name_words(turn.answer)  # "the": the phrase's first word counts
     for word in [] if replacing else answer_names:
         terms = set(lexical_terms(word))
-        if terms and not terms <= have and len(named) < MAX_ANSWER_WORDS:
+        if len(word) <= MAX_WORD_CHARS and terms and not terms <= have and len(named) < MAX_ANSWER_WORDS:
             named.append(word)
             have |= terms
     parts = [" ".join(asked)] + ([" ".join(named)] if named else [])
@@ -201,9 +212,9 @@ class Understood:
 def understand(question: str, history) -> Understood | None:
     """The question completed with the conversation, or None when it is read on its own: no
     earlier turn, or it does not point back."""
-    turns = earlier_turns(list(history)[-1:] if isinstance(history, (list, tuple)) else history)
+    turn = last_turn(history)
     text = question.strip()
-    if not turns or not points_back(text):
+    if turn is None or not points_back(text):
         return None
-    context = context_of(turns[-1], text)
+    context = context_of(turn, text)
     return Understood(text, context) if context else None
