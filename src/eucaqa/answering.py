@@ -167,10 +167,7 @@ class Engine:
     def answer(self, question: str, top_k: int = 5, min_confidence: float | None = None, history=None) -> Answer:
         started = time.perf_counter()
         threshold = self.threshold(min_confidence)
-        understood = understand(_check_question(question), history)
-        evidence = self.gather(question, top_k, context=understood.context if understood else "")
-        return replace(self.reply(question, evidence, threshold, started),
-                       understood_as=understood.text if understood else None)
+        return self.reply(question, self.gather(question, top_k, history), threshold, started)
 
     def reply(self, question: str, evidence: Evidence, threshold: float, started: float) -> Answer:
         """The answer that ``evidence`` (from :meth:`gather`) supports at ``threshold``."""
@@ -198,6 +195,7 @@ class Engine:
             unsure=unsure,
             band=[round(lower, 4), round(threshold, 4)],
             closest=closest,
+            understood_as=evidence.understood_as,
         )
 
     def band_lower(self, threshold: float) -> float:
@@ -232,13 +230,14 @@ class Engine:
 
     # --------------------------------------------------------------- evidence
 
-    def gather(self, question: str, top_k: int = 5, context: str = "") -> Evidence:
-        """Retrieve passages and describe every candidate span by its signals; ``context`` is what
-        a follow-up was completed with (:func:`~eucaqa.conversation.understand`)."""
+    def gather(self, question: str, top_k: int = 5, history=None) -> Evidence:
+        """Retrieve passages and describe every candidate span by its signals; a follow-up that
+        points back to ``history`` is first completed with it (:func:`~eucaqa.conversation.understand`)."""
         text = _check_question(question)
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
-        parsed = self._parse(text, context)
+        understood = understand(text, history)
+        parsed = self._parse(text, understood.context if understood else "")
         extra = max(0, CANDIDATE_PASSAGES - top_k)
         searched = self.retriever.search(parsed.vector, list(parsed.weights), top_k, extra=extra)
         names = parsed.name_terms
@@ -247,7 +246,7 @@ class Engine:
             mentioned = sum(self.retriever.mentions(document, term) for term in names)
             names_in_document[document] = mentioned / len(names) if names else 1.0
         candidates = describe_candidates(self.index, parsed, searched, names_in_document, self.sentence_cache)
-        return Evidence(parsed, searched[:top_k], candidates)
+        return Evidence(parsed, searched[:top_k], candidates, understood.text if understood else None)
 
     def _parse(self, question: str, context: str = "") -> Question:
         """The question read for search and scoring. A follow-up's ``context`` is searched with it and

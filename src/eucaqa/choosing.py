@@ -28,6 +28,8 @@ class Evidence:
     question: Question
     passages: list[Passage]
     candidates: list[Candidate]
+    #: a follow-up completed from the conversation: how it was understood (None: read on its own)
+    understood_as: str | None = None
 
 
 def decide(evidence: Evidence, model: AnswerModel) -> tuple[list[Candidate], float]:

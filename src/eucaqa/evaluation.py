@@ -174,6 +174,7 @@ def score_answer(item: dict, result: Answer, index_texts: dict[str, str], thresh
         phrase_ok=phrase_ok,
         passages=[(p.probability, in_scope and contains_any(p.text, accepted))
                   for p in result.passages if p.probability is not None],
+        understood_as=result.understood_as,
     )
 
 
@@ -249,7 +250,6 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
     follow-up: the earlier questions are asked first, as in the chat, and their answers passed
     as the conversation (``with_history=False``: the follow-up is asked on its own, to compare)."""
     from .answering import get_engine
-    from .conversation import understand
 
     items = read_questions(path)
     engine = get_engine(index_dir)
@@ -264,10 +264,8 @@ def evaluate_file(path: str | Path, *, top_k: int = 5, index_dir: str | Path = "
         for earlier in item.get("history", []) if with_history else []:
             history.append((earlier, engine.answer(earlier, top_k, min_confidence, history=history)))
         started = time.perf_counter()
-        understood = understand(item["question"], history)
-        evidence = engine.gather(item["question"], top_k, context=understood.context if understood else "")
+        evidence = engine.gather(item["question"], top_k, history)
         row = score_answer(item, engine.reply(item["question"], evidence, 0.0, started), texts, threshold)
-        row.understood_as = understood.text if understood else None
         if row.in_scope:
             row.baseline_hit = contains_any(baseline_text(engine, evidence), item["answers"])
         rows.append(row)
