@@ -8,7 +8,6 @@ scored with them: a longer question, one more encoder input of the same size cla
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
@@ -19,9 +18,9 @@ DIALOGUES = ROOT / "eval" / "sets" / "dialogues.jsonl"
 
 def measure(index_dir: Path, repeats: int) -> dict:
     from eucaqa import answer
+    from eucaqa.evaluation import read_questions
 
-    items = [json.loads(line) for line in DIALOGUES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    items = [item for item in items if item["kind"] in ("points_back", "leaves_out")]
+    items = [item for item in read_questions(DIALOGUES) if item["kind"] in ("points_back", "leaves_out")]
     ratios, first_times, follow_up_times, completed = [], [], [], 0
     for item in items:
         first = item["history"][0]
