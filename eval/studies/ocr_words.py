@@ -17,11 +17,14 @@ sheet).
   The text layer's letter-spaced words ("c o n s t i t u t i o n", the constitution's running
   head) are mended first, as its ligature splits are: a run of three or more one-letter words is
   joined and split into words the page's text layer uses elsewhere (or left joined).
+- **Paragraph-order WER**: the same WER with the OCR's paragraphs (Tesseract's blocks, split at
+  blank lines) put in the text layer's order, each where its longest run of words matching the
+  text layer starts. WER counts a word read in another place as wrong, and on a three-column page
+  or a table the text layer's order is one of several (pypdf gives the Federal Register's
+  footnotes first, Tesseract reads them under their column); this figure forgives the order of
+  whole paragraphs only, not of the words inside one.
 - **Order-free WER**: the share of words missing or extra whatever their place, the larger of the
-  two over the reference's words (a bag-of-words error rate). WER counts a word read in another
-  place as wrong, and on a three-column page or a table the text layer's order is one of several
-  (pypdf gives the Federal Register's footnotes first); this figure tells reading order apart
-  from misread words.
+  two over the reference's words (a bag-of-words error rate): misread words alone.
 - **Run-together**: the share of OCR words that are no word of the page's text layer but split
   into two or more of its words ("congressshallassemble").
 - **Seconds per page** of the OCR path.
@@ -31,6 +34,7 @@ It writes nothing; its figures are in docs/quality.md and docs/performance.md.
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 from collections import Counter
@@ -48,6 +52,7 @@ PAGES = {
     "form and tables (rate sheet)": ("pr-138-example.pdf", (1, 2)),
 }
 _NOT_WORD = re.compile(r"[^\w]+")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def normalise(text: str) -> list[str]:
@@ -91,6 +96,18 @@ def split_into(text: str, vocabulary: frozenset[str]) -> list[str]:
                 if best[end] is None or len(candidate) < len(best[end]):
                     best[end] = candidate
     return best[-1] or [text]
+
+
+def in_reference_order(paragraphs: list[list[str]], reference: list[str]) -> list[str]:
+    """The words of ``paragraphs`` with the paragraphs sorted by where each stands in
+    ``reference``: where its longest run of matching words starts, less that run's offset
+    in the paragraph (a paragraph matching nothing goes last, in its own order)."""
+    placed = []
+    for number, paragraph in enumerate(paragraphs):
+        matcher = difflib.SequenceMatcher(None, reference, paragraph, autojunk=False)
+        run = max(matcher.get_matching_blocks(), key=lambda block: block.size)
+        placed.append((run.a - run.b if run.size else len(reference), number, paragraph))
+    return [word for _, _, paragraph in sorted(placed) for word in paragraph]
 
 
 def order_free_errors(reference: list[str], hypothesis: list[str]) -> int:
@@ -149,16 +166,23 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     folder = SHARED_PDFS if SHARED_PDFS.is_dir() else TEST_PDFS
     print(f"pages rendered at {OCR_DPI} dpi from {folder}, read by eucaqa.ocr.read_page ({engine_id()})\n")
-    print("| layout | pages | WER | order-free WER | run-together | OCR words | seconds per page |")
-    print("|---|---|---|---|---|---|---|")
-    totals = {"errors": 0.0, "unordered": 0, "words": 0, "joined": 0, "ocr_words": 0, "seconds": 0.0, "pages": 0}
+    print("| layout | pages | WER | paragraph-order WER | order-free WER | run-together | OCR words | OCR paragraphs "
+          "| seconds per page |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    totals = {"errors": 0.0, "reordered": 0.0, "unordered": 0, "words": 0, "joined": 0, "ocr_words": 0,
+              "paragraphs": 0, "seconds": 0.0, "pages": 0}
     for layout, (name, numbers) in PAGES.items():
-        references, hypotheses, joined, ocr_words, seconds, unordered = [], [], 0, 0, 0.0, 0
+        references, hypotheses, reordered, joined, ocr_words, seconds, unordered = [], [], [], 0, 0, 0.0, 0
+        paragraphs = 0
         for number in numbers:
             reference = mend_letter_spacing(normalise(text_layer(folder / name, number)))
             started = time.perf_counter()
-            hypothesis = normalise(clean_text(read_page(folder / name, number)))
+            read = read_page(folder / name, number)
             seconds += time.perf_counter() - started
+            hypothesis = normalise(clean_text(read))
+            blocks = [block for block in (normalise(clean_text(part)) for part in _PARAGRAPH_BREAK.split(read)) if block]
+            paragraphs += len(blocks)
+            reordered.append(" ".join(in_reference_order(blocks, reference)))
             vocabulary = frozenset(reference)
             joined += sum(run_together(word, vocabulary) for word in hypothesis)
             ocr_words += len(hypothesis)
@@ -166,18 +190,22 @@ def main() -> None:
             references.append(" ".join(reference))
             hypotheses.append(" ".join(hypothesis))
         wer = jiwer.wer(references, hypotheses)
+        paragraph_wer = jiwer.wer(references, reordered)
         words = sum(len(r.split()) for r in references)
-        print(f"| {layout}: `{name}` | {', '.join(map(str, numbers))} | {wer:.3f} | {unordered / words:.3f} | {joined / max(ocr_words, 1):.3f} "
-              f"| {ocr_words} | {seconds / len(numbers):.1f} |")
+        print(f"| {layout}: `{name}` | {', '.join(map(str, numbers))} | {wer:.3f} | {paragraph_wer:.3f} | {unordered / words:.3f} "
+              f"| {joined / max(ocr_words, 1):.3f} | {ocr_words} | {paragraphs} | {seconds / len(numbers):.1f} |")
         totals["errors"] += wer * words
+        totals["reordered"] += paragraph_wer * words
+        totals["paragraphs"] += paragraphs
         totals["words"] += words
         totals["unordered"] += unordered
         totals["joined"] += joined
         totals["ocr_words"] += ocr_words
         totals["seconds"] += seconds
         totals["pages"] += len(numbers)
-    print(f"| all | {totals['pages']} | {totals['errors'] / totals['words']:.3f} | {totals['unordered'] / totals['words']:.3f} "
-          f"| {totals['joined'] / totals['ocr_words']:.3f} | {totals['ocr_words']} "
+    print(f"| all | {totals['pages']} | {totals['errors'] / totals['words']:.3f} | {totals['reordered'] / totals['words']:.3f} "
+          f"| {totals['unordered'] / totals['words']:.3f} "
+          f"| {totals['joined'] / totals['ocr_words']:.3f} | {totals['ocr_words']} | {totals['paragraphs']} "
           f"| {totals['seconds'] / totals['pages']:.1f} |")
 
 
