@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,9 +65,10 @@ CORPUS_OF = {
     "unindexed_encyclopedia": "encyclopedia",
     "dialogues": "eu",
     "dialogues_constitution": "constitution",
+    "dialogues_encyclopedia": "encyclopedia",
 }
 #: two-turn dialogues (``"history"``): scored by ``report.py``, not fitted on by ``train.py``
-DIALOGUES = ("dialogues", "dialogues_constitution")
+DIALOGUES = ("dialogues", "dialogues_constitution", "dialogues_encyclopedia")
 #: the encyclopedia articles and their questions (``make_encyclopedia.py``, from ../shared/data)
 ENCYCLOPEDIA = WORK / "encyclopedia"
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -120,10 +122,13 @@ def corpus_indexes(work: Path = WORK) -> dict[str, Path]:
     return {name: index for name, (_, index) in folders.items()}
 
 
-def encyclopedia_files(part: str) -> dict[str, Path]:
-    """The encyclopedia's labelled files of ``part`` (fit, heldout, sealed), written first when missing."""
-    files = {name: ENCYCLOPEDIA / part / f"{name}.jsonl" for name in ("encyclopedia", "unindexed_encyclopedia")}
-    if not all(path.is_file() for path in files.values()) or not (ENCYCLOPEDIA / "documents").is_dir():
+def encyclopedia_files(part: str, dialogues: bool = False) -> dict[str, Path]:
+    """The encyclopedia's labelled files of single questions of ``part`` (fit, heldout, sealed), or
+    its file of dialogues; all written first when one is missing."""
+    names = ("dialogues_encyclopedia",) if dialogues else ("encyclopedia", "unindexed_encyclopedia")
+    files = {name: ENCYCLOPEDIA / part / f"{name}.jsonl" for name in names}
+    every = [ENCYCLOPEDIA / part / f"{name}.jsonl" for name in ("encyclopedia", "unindexed_encyclopedia", "dialogues_encyclopedia")]
+    if not all(path.is_file() for path in every) or not (ENCYCLOPEDIA / "documents").is_dir():
         build_encyclopedia()
     return files
 
@@ -343,6 +348,14 @@ PARTS = {"fit": (11, 8), "heldout": (5, 3), "sealed": (5, 3)}
 LEFT_OUT = {"fit": 3, "heldout": 2, "sealed": 2}
 #: questions sampled per article: (answerable, unanswerable, per left-out article)
 SAMPLE = {"fit": (6, 4, 10), "heldout": (60, 40, 20), "sealed": (60, 40, 20)}
+#: follow-ups made per article and kind (answerable, unanswerable) by :func:`follow_up_items`
+FOLLOW_UPS_PER_KIND = 20
+#: a run of capitalised words a question names ("the University of Chicago", "Super Bowl 50")
+_NAME_RUN = re.compile(r"(?<![\w'’])[A-Z][\w.-]*(?:\s+(?:(?:of|the|and|de|for|in)\s+)?[A-Z0-9][\w.-]*)*")
+#: words before a name that make it part of a longer phrase ("which University", "a Chicago ...")
+_NOT_ALONE_BEFORE = re.compile(r"(?i)\b(?:which|what|whose|how|a|an)\s+$")
+_NEXT_WORD = re.compile(r"\s+([a-z]+)")
+_PREVIOUS_WORD = re.compile(r"([a-z]+)\s+$")
 
 
 def read_articles(data: Path) -> list[dict]:
@@ -401,6 +414,51 @@ def labelled_item(qa: dict, document: str | None, kind: str) -> dict:
     return {"id": qa["id"], "question": qa["question"], "answers": answers, "document": document, "kind": kind}
 
 
+def follow_up_items(articles: list[dict], rng: np.random.Generator, per_kind: int = FOLLOW_UPS_PER_KIND) -> list[dict]:
+    """Two-turn dialogues made from each article's own questions (``"history"``: the first
+    question): a question naming something ("When was the University of Chicago established?")
+    follows another question of the same article, answerable, that names it too, with the name
+    replaced by "it" ("When was it established?"; "its" for a possessive). Up to ``per_kind``
+    per article of each kind: ``points_back`` (answerable, its accepted answers kept) and
+    ``unanswerable`` (SQuAD 2.0's). The longest name that some other question of the article
+    also names is replaced; a name that is part of a longer phrase is not: after "which", "a"...,
+    or where the article writes it with the word before or after it in the question ("southern
+    California", "the Plowshares organization")."""
+    items = []
+    for article in articles:
+        document = article_file_name(article["title"])
+        text = "\n".join(article["paragraphs"])
+        pool = [(qa, "points_back") for qa in article["answerable"]] + [(qa, "unanswerable") for qa in article["unanswerable"]]
+        made = dict.fromkeys(("points_back", "unanswerable"), 0)
+        for n in rng.permutation(len(pool)):
+            qa, kind = pool[n]
+            if made[kind] >= per_kind:
+                continue
+            question = " ".join(qa["question"].split())
+            runs = [run for run in _NAME_RUN.finditer(question)
+                    if run.start() > 0 and len(run.group()) > 2 and not _NOT_ALONE_BEFORE.search(question[:run.start()])]
+            runs = [run for run in runs if not ((after := _NEXT_WORD.match(question, run.end()))
+                                               and f"{run.group()} {after.group(1)}" in text)]
+            runs = [run for run in runs if not ((before := _PREVIOUS_WORD.search(question[:run.start()]))
+                                               and before.group(1) != "the" and f"{before.group(1)} {run.group()}" in text)]
+            for run in sorted(runs, key=lambda run: (-len(run.group()), run.start())):
+                named = re.compile(rf"(?<!\w){re.escape(run.group())}(?!\w)")
+                firsts = [other for other in article["answerable"] if other is not qa and named.search(other["question"])]
+                if not firsts:
+                    continue
+                first = firsts[int(rng.integers(len(firsts)))]
+                before, after, word = question[:run.start()], question[run.end():], "it"
+                if after.startswith(("'s", "’s")):
+                    word, after = "its", after[2:]
+                before = re.sub(r"(?i)\bthe\s+$", "", before)
+                item = labelled_item(qa, document, "answerable" if kind == "points_back" else "unanswerable")
+                items.append({**item, "kind": kind, "history": [" ".join(first["question"].split())],
+                              "question": before + word + after})
+                made[kind] += 1
+                break
+    return items
+
+
 def write_labelled(path: Path, items: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     header = "# generated by python eval/make_encyclopedia.py from ../shared/data (SQuAD, CC BY-SA 4.0); do not edit\n"
@@ -445,4 +503,11 @@ def build_encyclopedia(out: Path | None = None, data: Path | None = None) -> dic
             "unanswerable": sum(1 for item in items if not item["answers"]),
             "not_indexed": len(unindexed),
         }
+    # the dialogues draw on a generator of their own, so that the questions above stay as they were
+    dialogue_rng = np.random.default_rng(ENCYCLOPEDIA_SEED + 1)
+    for part in SAMPLE:
+        dialogues = follow_up_items(parts[part], dialogue_rng)
+        write_labelled(out / part / "dialogues_encyclopedia.jsonl", dialogues)
+        manifest["parts"][part]["dialogues"] = {kind: sum(1 for item in dialogues if item["kind"] == kind)
+                                                for kind in ("points_back", "unanswerable")}
     return manifest

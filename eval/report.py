@@ -38,6 +38,8 @@ def main() -> None:
     indexes = corpus_indexes()
     files = {"dev": DEV, **{path.stem: path for path in sorted(HALVES[half].glob("*.jsonl"))}}
     files.update(encyclopedia_files(half))
+    if half != "sealed":
+        files.update(encyclopedia_files(half, dialogues=True))
     if half == "sealed":  # the sealed questions only
         files = {name: path for name, path in files.items() if name != "dev"}
     print(TABLE_HEADER)

@@ -53,9 +53,10 @@ MAX_TURN_CHARS = 2000
 MAX_WORD_CHARS = 40
 #: How much a word of the context counts, against a word of the question itself, when the spans
 #: are scored (their share of the question's words found): the follow-up's own words lead, and a
-#: span that only repeats the earlier turn does not look like an answer (docs/quality.md, "Follow-up
-#: questions": 0.5 against 1, 0.25 and 0.1 on the fit dialogues).
-CONTEXT_WEIGHT = 0.5
+#: span that only repeats the earlier turn does not look like an answer. Chosen on the fit
+#: dialogues of three kinds of document, each kind counting the same (docs/quality.md,
+#: "Follow-up questions": 0.05 to 1 tried).
+CONTEXT_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
