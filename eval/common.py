@@ -450,6 +450,8 @@ def follow_up_items(articles: list[dict], rng: np.random.Generator, per_kind: in
                 before, after, word = question[:run.start()], question[run.end():], "it"
                 if after.startswith(("'s", "’s")):
                     word, after = "its", after[2:]
+                elif after.startswith(("' ", "’ ")):  # "Dioscorides' book"
+                    word, after = "its", after[1:]
                 before = re.sub(r"(?i)\bthe\s+$", "", before)
                 item = labelled_item(qa, document, "answerable" if kind == "points_back" else "unanswerable")
                 items.append({**item, "kind": kind, "history": [" ".join(first["question"].split())],
