@@ -437,10 +437,7 @@ def follow_up_items(articles: list[dict], rng: np.random.Generator, per_kind: in
             question = " ".join(qa["question"].split())
             runs = [run for run in _NAME_RUN.finditer(question)
                     if run.start() > 0 and len(run.group()) > 2 and not _NOT_ALONE_BEFORE.search(question[:run.start()])]
-            runs = [run for run in runs if not ((after := _NEXT_WORD.match(question, run.end()))
-                                               and f"{run.group()} {after.group(1)}" in text)]
-            runs = [run for run in runs if not ((before := _PREVIOUS_WORD.search(question[:run.start()]))
-                                               and before.group(1) != "the" and f"{before.group(1)} {run.group()}" in text)]
+            runs = [run for run in runs if not _written_with_neighbour(question, run, text)]
             for run in sorted(runs, key=lambda run: (-len(run.group()), run.start())):
                 named = re.compile(rf"(?<!\w){re.escape(run.group())}(?!\w)")
                 firsts = [other for other in article["answerable"] if other is not qa and named.search(other["question"])]
@@ -459,6 +456,16 @@ def follow_up_items(articles: list[dict], rng: np.random.Generator, per_kind: in
                 made[kind] += 1
                 break
     return items
+
+
+def _written_with_neighbour(question: str, run: re.Match, text: str) -> bool:
+    """Whether ``text`` writes the name ``run`` of ``question`` with the word that follows or
+    precedes it there ("Chicago school", "southern California"; "the" does not count)."""
+    following = _NEXT_WORD.match(question, run.end())
+    if following and f"{run.group()} {following.group(1)}" in text:
+        return True
+    preceding = _PREVIOUS_WORD.search(question[:run.start()])
+    return bool(preceding) and preceding.group(1) != "the" and f"{preceding.group(1)} {run.group()}" in text
 
 
 def write_labelled(path: Path, items: list[dict]) -> None:

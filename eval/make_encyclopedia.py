@@ -13,6 +13,9 @@ CC BY-SA 4.0; see docs/quality.md) and writes, all under ``eval/work/encyclopedi
   SQuAD 2.0 has them, unanswerable ones (``"answers": []``, written to look answerable);
 - ``<part>/unindexed_encyclopedia.jsonl``: questions about articles left out of the index,
   which no document answers (``"answers": []``).
+- ``<part>/dialogues_encyclopedia.jsonl``: two-turn dialogues made from that part's questions,
+  a question's name replaced by "it" after another question naming it (``common.follow_up_items``;
+  up to 20 answerable and 20 unanswerable per article, drawn with a seed of their own).
 
 The split is by article and seeded (``SEED``): of the 21 articles with unanswerable questions,
 11 fit, 5 held out and 5 sealed; of the 21 without, 8 fit, 3 held out, 3 sealed and 7 left out
