@@ -8,6 +8,7 @@ import pytest
 
 from conftest import ROOT
 from eucaqa import answer
+from eucaqa.cli import main
 from eucaqa.conversation import check_history, has_pointing_word, is_fragment, last_turn, points_back, understand
 from eucaqa.evaluation import contains_any
 
@@ -91,6 +92,21 @@ def test_a_follow_up_is_answered_from_the_conversation_in_any_form_of_history(sh
         assert result.question == "What is his government post?"
     assert {**results[0].to_dict(), "seconds": 0} == {**results[1].to_dict(), "seconds": 0}
     assert answer("What is his government post?", index_dir=shipped_index, history=[(first_question, None)]).understood_as
+
+
+def test_the_cli_asks_a_follow_up_after_the_earlier_questions(shipped_index, capsys):
+    first_question = "Who led Kazakhstan's delegation to Brussels for the Middle Corridor talks?"
+    argv = ["ask", "What is his government post?", "--after", first_question, "--index", str(shipped_index)]
+    assert main([*argv, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    first = answer(first_question, index_dir=shipped_index)
+    expected = answer("What is his government post?", index_dir=shipped_index, history=[(first_question, first)])
+    assert {**printed, "seconds": 0} == {**expected.to_dict(), "seconds": 0}
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"(understood as: {expected.understood_as})" and "Deputy Minister of Foreign Affairs" in lines[1]
+    assert main(["ask", "What is his government post?", "--after", " ", "--index", str(shipped_index)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["eucaqa: error: question must not be empty"]
 
 
 def test_the_fit_dialogues_are_answered_with_their_history_and_controls_keep_their_subject(shipped_index):

@@ -25,7 +25,9 @@ EPILOG_INDEX = """example:
   eucaqa index --documents my_docs --index my_index"""
 EPILOG_ASK = """example:
   eucaqa ask "When was the EU's renewed strategy towards Central Asia adopted?"
-  eucaqa ask "Who led the delegation to Brussels?" --json"""
+  eucaqa ask "Who led the delegation to Brussels?" --json
+  eucaqa ask "What is his government post?" --after "Who led the delegation to Brussels?"
+"""
 EPILOG_SERVE = """example:
   eucaqa serve                      # http://127.0.0.1:7860, /admin open on this machine only
   EUCAQA_ADMIN_PASSWORD=... eucaqa serve --host 0.0.0.0
@@ -61,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--top-k", type=int, default=5, help="passages to retrieve (default: %(default)s)")
     ask.add_argument("--index", default=str(index_dir_default()), help="index folder (default: %(default)s)")
+    ask.add_argument("--after", action="append", metavar="QUESTION", default=[],
+                     help="an earlier question of the conversation, asked first: a question that points back to it "
+                          "(\"Who proposed it?\") is understood with it; repeat for more, oldest first")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--min-confidence", type=float, default=None, metavar="P",
                      help="confidence (0..1) an answer needs (default: EUCAQA_MIN_CONFIDENCE or the model's threshold)")
@@ -157,10 +162,16 @@ def _index(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace) -> int:
     from .answering import answer, confidence_label, likelihood_label
 
-    result = answer(args.question, top_k=args.top_k, index_dir=args.index, min_confidence=args.min_confidence)
+    settings = {"top_k": args.top_k, "index_dir": args.index, "min_confidence": args.min_confidence}
+    history = []
+    for earlier in args.after:  # the conversation so far, answered as the chat answers it
+        history.append((earlier, answer(earlier, **settings, history=history)))
+    result = answer(args.question, **settings, history=history)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
+    if result.understood_as:
+        print(f"(understood as: {result.understood_as})")
     print(result.text)
     for number, sentence in enumerate(result.sentences, start=1):
         print(f"[{number}] {sentence.citation}")
