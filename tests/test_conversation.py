@@ -94,6 +94,13 @@ def test_a_follow_up_is_answered_from_the_conversation_in_any_form_of_history(sh
     assert answer("What is his government post?", index_dir=shipped_index, history=[(first_question, None)]).understood_as
 
 
+def test_an_earlier_answer_given_as_a_dict_of_its_text_is_read_as_text():
+    question = "When did the EU adopt its first strategy for Central Asia?"
+    as_text = last_turn([(question, "In 2007.")])
+    assert last_turn([(question, {"text": "In 2007."})]) == as_text and as_text.answer == "In 2007."
+    assert last_turn([(question, {"text": 2007})]) == last_turn([(question, None)])
+
+
 def test_the_cli_asks_a_follow_up_after_the_earlier_questions(shipped_index, capsys):
     first_question = "Who led Kazakhstan's delegation to Brussels for the Middle Corridor talks?"
     argv = ["ask", "What is his government post?", "--after", first_question, "--index", str(shipped_index)]

@@ -110,7 +110,9 @@ def _field(answer, name: str):
 
 def _answer_words(answer) -> tuple[str, str]:
     """What an earlier answer said: its first cited sentence (nothing for an abstention) and its
-    marked phrase; or the first sentence of the text given."""
+    marked phrase; or the first sentence of the text given (alone, or as a dict's ``"text"``)."""
+    if isinstance(answer, dict) and "found" not in answer:  # not an Answer's dict: its text, if any
+        answer = answer.get("text") if isinstance(answer.get("text"), str) else None
     if not answer:
         return "", ""
     if isinstance(answer, str):
