@@ -26,8 +26,7 @@ EPILOG_INDEX = """example:
 EPILOG_ASK = """example:
   eucaqa ask "When was the EU's renewed strategy towards Central Asia adopted?"
   eucaqa ask "Who led the delegation to Brussels?" --json
-  eucaqa ask "What is his government post?" --after "Who led the delegation to Brussels?"
-"""
+  eucaqa ask "What is his government post?" --after "Who led the delegation to Brussels?\""""
 EPILOG_SERVE = """example:
   eucaqa serve                      # http://127.0.0.1:7860, /admin open on this machine only
   EUCAQA_ADMIN_PASSWORD=... eucaqa serve --host 0.0.0.0
