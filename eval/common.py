@@ -125,12 +125,11 @@ def corpus_indexes(work: Path = WORK) -> dict[str, Path]:
 def encyclopedia_files(part: str, dialogues: bool = False) -> dict[str, Path]:
     """The encyclopedia's labelled files of single questions of ``part`` (fit, heldout, sealed), or
     its file of dialogues; all written first when one is missing."""
-    names = ("dialogues_encyclopedia",) if dialogues else ("encyclopedia", "unindexed_encyclopedia")
-    files = {name: ENCYCLOPEDIA / part / f"{name}.jsonl" for name in names}
-    every = [ENCYCLOPEDIA / part / f"{name}.jsonl" for name in ("encyclopedia", "unindexed_encyclopedia", "dialogues_encyclopedia")]
-    if not all(path.is_file() for path in every) or not (ENCYCLOPEDIA / "documents").is_dir():
+    every = {name: ENCYCLOPEDIA / part / f"{name}.jsonl"
+             for name in ("encyclopedia", "unindexed_encyclopedia", "dialogues_encyclopedia")}
+    if not all(path.is_file() for path in every.values()) or not (ENCYCLOPEDIA / "documents").is_dir():
         build_encyclopedia()
-    return files
+    return {name: path for name, path in every.items() if (name == "dialogues_encyclopedia") == dialogues}
 
 
 def labelled_files(folder: Path) -> dict[str, Path]:

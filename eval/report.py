@@ -38,10 +38,10 @@ def main() -> None:
     indexes = corpus_indexes()
     files = {"dev": DEV, **{path.stem: path for path in sorted(HALVES[half].glob("*.jsonl"))}}
     files.update(encyclopedia_files(half))
-    if half != "sealed":
-        files.update(encyclopedia_files(half, dialogues=True))
     if half == "sealed":  # the sealed questions only
         files = {name: path for name, path in files.items() if name != "dev"}
+    else:
+        files.update(encyclopedia_files(half, dialogues=True))
     print(TABLE_HEADER)
     answered_rows, dialogue_lines = [], []
     for name, path in files.items():

@@ -26,7 +26,7 @@ Steps, all deterministic (no sampling; L-BFGS on fixed data):
    without it (5 folds): the median of the values chosen on 10 seeded splits
    into folds; and the lower end of the "may not answer exactly" band below it:
    the lowest grid value from which the held-out answers up to the threshold
-   are still right a quarter of the time;
+   are still right one time in five (``BAND_RIGHT_SHARE``);
 7. the *passage* model: logistic regression, one row per returned passage,
    label "the passage holds an accepted answer", so that Sources can say how
    likely each passage holds the answer.

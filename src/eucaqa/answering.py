@@ -47,7 +47,7 @@ from .candidates import MAX_ANSWER_CHARS, SentenceCache, describe_candidates
 from .errors import IndexFormatError
 from .evidence import RARE_SHARE, TOPIC_NAME_SHARE, Question, answer_phrase, expected_answer_type
 from .choosing import Evidence, decide
-from .conversation import CONTEXT_WEIGHT, check_history, understand
+from .conversation import CONTEXT_WEIGHT, Understood, check_history, understand
 from .features import Candidate, passage_features
 from .index import LoadedIndex, current_build, load_index
 from .names import name_word_spans, name_words, names_terms
@@ -237,7 +237,7 @@ class Engine:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         understood = understand(text, history)
-        parsed = self._parse(text, understood.context if understood else "")
+        parsed = self._parse(text, understood)
         extra = max(0, CANDIDATE_PASSAGES - top_k)
         searched = self.retriever.search(parsed.vector, list(parsed.weights), top_k, extra=extra)
         names = parsed.name_terms
@@ -248,13 +248,13 @@ class Engine:
         candidates = describe_candidates(self.index, parsed, searched, names_in_document, self.sentence_cache)
         return Evidence(parsed, searched[:top_k], candidates, understood.text if understood else None)
 
-    def _parse(self, question: str, context: str = "") -> Question:
-        """The question read for search and scoring. A follow-up's ``context`` is searched with it and
-        counts :data:`~eucaqa.conversation.CONTEXT_WEIGHT` as much in scoring; it names nothing the
-        answer must hold, and a date or name it gives may still be the answer ("When was it
-        ratified? (... 1865)"): ``Question.text`` is the question's own."""
+    def _parse(self, question: str, understood: Understood | None = None) -> Question:
+        """The question read for search and scoring. A follow-up is searched as ``understood``, its
+        context counting :data:`~eucaqa.conversation.CONTEXT_WEIGHT` as much in scoring; the context
+        names nothing the answer must hold, and a date or name it gives may still be the answer
+        ("When was it ratified? (... 1865)"): ``Question.text`` is the question's own."""
         own_terms = set(lexical_terms(question))
-        text = f"{question} ({context})" if context else question
+        text = understood.text if understood else question
         vector, predicate_vector = self.embedder.encode_question(text, name_word_spans(text))
         terms = list(dict.fromkeys(lexical_terms(text)))
         weights = {

@@ -42,8 +42,8 @@ _QUESTION_WORDS = frozenset(
 _WORD = re.compile(r"[\w’'-]+")
 #: A question with fewer words of its own than this (besides question words) is a fragment.
 FRAGMENT_WORDS = 2
-#: The most words of an earlier answer that a question is completed with (4, 8 and 12 on the fit
-#: dialogues: 37, 36 and 36 of 45 right).
+#: The most words of an earlier answer that a question is completed with (2, 4 and 8 tried on the
+#: fit dialogues; docs/quality.md, "Follow-up questions").
 MAX_ANSWER_WORDS = 4
 #: The most words of an earlier question that a question is completed with.
 MAX_CONTEXT_WORDS = 16
@@ -97,8 +97,8 @@ def last_turn(history) -> Turn | None:
     understood = _field(answer, "understood_as")
     if not isinstance(understood, str) or not understood.strip():
         understood = question
-    phrase_and_sentence = (text[:MAX_TURN_CHARS] for text in _answer_words(answer))
-    return Turn(understood.strip()[:MAX_TURN_CHARS], *phrase_and_sentence)
+    sentence, phrase = (text[:MAX_TURN_CHARS] for text in _answer_words(answer))
+    return Turn(understood.strip()[:MAX_TURN_CHARS], sentence, phrase)
 
 
 def _field(answer, name: str):
