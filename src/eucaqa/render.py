@@ -31,7 +31,7 @@ def _with_phrase(sentence: AnswerSentence, bold: tuple[str, str]) -> str:
 def source_lines(sentences: list[CitedText]) -> list[tuple[list[int], str, str]]:
     """One line per source file, each file once: its markers, ``file, pp. 4, 7`` and the first
     cited place's link (of answer spans, or of passages)."""
-    groups: dict[str, list[tuple[int, AnswerSentence]]] = {}
+    groups: dict[str, list[tuple[int, CitedText]]] = {}
     for number, sentence in enumerate(sentences, start=1):
         groups.setdefault(sentence.source, []).append((number, sentence))
     lines = []
