@@ -1,6 +1,7 @@
 """How well the OCR path reads words: word error rate and run-together words on rendered pages.
 
     .venv/bin/python eval/studies/ocr_words.py          # the project's OCR path (Tesseract)
+    .venv/bin/python eval/studies/ocr_words.py --more   # and the order-free WER of 12 more pages
     EUCAQA_OCR_REC_MODEL=.../ch_PP-OCRv4_rec_infer.onnx .venv/bin/python eval/studies/ocr_words.py
                                                         # the RapidOCR path, with its own model
 
