@@ -39,7 +39,7 @@ import difflib
 import re
 import time
 from collections import Counter
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +130,7 @@ def run_together(word: str, vocabulary: frozenset[str]) -> bool:
     if word in vocabulary or len(word) < 4:
         return False
 
-    @lru_cache(maxsize=None)
+    @cache
     def pieces(start: int) -> int:
         """Most words ``word[start:]`` splits into (0: it does not split)."""
         if start == len(word):
@@ -168,9 +168,7 @@ def main() -> None:
     import jiwer
 
     from eucaqa.documents import clean_text
-    from eucaqa.ocr import OCR_DPI, read_page
-
-    from eucaqa.ocr import engine_id
+    from eucaqa.ocr import OCR_DPI, engine_id, read_page
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--more", action="store_true", help="also the order-free WER of each of MORE_PAGES")

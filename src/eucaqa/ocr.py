@@ -18,9 +18,9 @@ each page under the per-file time limit.
 from __future__ import annotations
 
 import hashlib
-import re
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
