@@ -47,19 +47,21 @@ def write(path: Path, items: list[dict]) -> None:
 
 
 def split(items: list[dict], rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
-    fit, heldout = [], []
-    for group in ([i for i in items if i["answers"]], [i for i in items if not i["answers"]]):
-        order = rng.permutation(len(group))
-        half = (len(group) + 1) // 2
-        fit += [group[n] for n in sorted(order[:half])]
-        heldout += [group[n] for n in sorted(order[half:])]
-    return fit, heldout
+    """Each half of a set: its answerable and unanswerable questions halved apart."""
+    return halves_of([[i for i in items if i["answers"]], [i for i in items if not i["answers"]]], rng)
 
 
 def split_by_kind(items: list[dict], rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+    """Each half of a set of dialogues: each kind halved apart, in the order of the kinds' names."""
+    kinds = sorted({item["kind"] for item in items})
+    return halves_of([[item for item in items if item["kind"] == kind] for kind in kinds], rng)
+
+
+def halves_of(groups: list[list[dict]], rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+    """The fit and held-out halves: each group cut at random (the larger half fitted on), each
+    half keeping the items' order."""
     fit, heldout = [], []
-    for kind in sorted({item["kind"] for item in items}):
-        group = [item for item in items if item["kind"] == kind]
+    for group in groups:
         order = rng.permutation(len(group))
         half = (len(group) + 1) // 2
         fit += [group[n] for n in sorted(order[:half])]
