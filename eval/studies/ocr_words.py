@@ -162,6 +162,11 @@ def text_layer(path: Path, number: int) -> str:
     return document.text[page.start:page.end]
 
 
+def reference_words(path: Path, number: int) -> list[str]:
+    """The words of the page's text layer that the OCR is compared with."""
+    return mend_letter_spacing(normalise(text_layer(path, number)))
+
+
 def main() -> None:
     import argparse
 
@@ -184,7 +189,7 @@ def main() -> None:
         references, hypotheses, reordered, joined, ocr_words, seconds, unordered = [], [], [], 0, 0, 0.0, 0
         paragraphs = 0
         for number in numbers:
-            reference = mend_letter_spacing(normalise(text_layer(folder / name, number)))
+            reference = reference_words(folder / name, number)
             started = time.perf_counter()
             read = read_page(folder / name, number)
             seconds += time.perf_counter() - started
@@ -220,7 +225,7 @@ def main() -> None:
         print("\n| page | order-free WER | words |\n|---|---|---|")
         for name, numbers in MORE_PAGES.items():
             for number in numbers:
-                reference = mend_letter_spacing(normalise(text_layer(folder / name, number)))
+                reference = reference_words(folder / name, number)
                 hypothesis = normalise(clean_text(read_page(folder / name, number)))
                 print(f"| `{name}` p. {number} | {order_free_errors(reference, hypothesis) / len(reference):.3f} "
                       f"| {len(reference)} |")
