@@ -124,3 +124,47 @@ def test_questions_on_words_once_run_together_are_answered_from_the_right_page(s
     assert result.found and contains_any(result.text, answers), result.text
     holding = [s for s in result.sentences if contains_any(s.text, answers)]
     assert holding[0].source == "constitution-scan.pdf" and holding[0].page == 2 and holding[0].ocr
+
+
+@pytest.fixture(scope="module")
+def scanned_tables(tmp_path_factory, embedder):
+    """An index of three pages rendered to pictures: the LaTeX paper's table of countries,
+    the bank's rate sheet (shaded rows, no rules) and a constitution page of two columns, a
+    list of names beside running text, which img2table takes for a table."""
+    root = tmp_path_factory.mktemp("ocr-tables")
+    documents = root / "documents"
+    documents.mkdir()
+    image_only_pdf(PDF_DIR / "multicolumn.pdf", [3], documents / "countries-scan.pdf")
+    image_only_pdf(PDF_DIR / "pr-138-example.pdf", [1], documents / "rates-scan.pdf")
+    image_only_pdf(PDF_DIR / "us_constitution.pdf", [11], documents / "signatures-scan.pdf")
+    build_index(documents, root / "index", embedder=embedder)
+    index = load_index(root / "index")
+    texts = {source: " ".join(text.split()) for source, text in zip(index.sources, index.texts)}
+    return root, texts
+
+
+def test_a_scanned_table_is_read_a_row_at_a_time(scanned_tables):
+    _, texts = scanned_tables
+    assert "Belgium 11.5 30,689 Brussels Dutch, French, German" in texts["countries-scan.pdf"]
+    for row in ("1 Year Fixed Rate 1 Year Fixed Rate 4.04% 5.38% 3.89% 5.18% 1 Year Fixed Interest Only Rate",
+                "2 Year Fixed Interest Only Rate 4.44% 5.34% 4.29% 5.15%"):
+        assert row in texts["rates-scan.pdf"], row
+
+
+def test_two_columns_of_running_text_are_not_read_as_a_table(scanned_tables):
+    _, texts = scanned_tables
+    for phrase in ("That the preceeding Constitution be laid before the United States in Congress assembled",
+                   "DELAWARE Geo: Read Gunning Bedford jun John Dickinson"):
+        assert phrase in texts["signatures-scan.pdf"], phrase
+
+
+@pytest.mark.parametrize(("question", "row"), [
+    ("What are the official languages of Finland?", "Finland 5.5 338,424 Helsinki Finnish, Swedish"),
+    ("What is the comparison rate of the 2 Year Fixed Interest Only Rate?", "2 Year Fixed Interest Only Rate 4.44% 5.34%"),
+], ids=["countries", "rates"])
+def test_a_question_on_a_scanned_table_cites_its_row(scanned_tables, question, row):
+    root, _ = scanned_tables
+    result = answer(question, index_dir=root / "index")
+    holding = [sentence for sentence in result.sentences if row in " ".join(sentence.text.split())]
+    assert result.found and holding, result.text
+    assert holding[0].ocr and holding[0].page == 1
