@@ -195,11 +195,12 @@ def find_tables(image) -> list:
 
 
 def table_rows(table, words: list[Word]) -> list[list[TableCell]]:
-    """The table's rows, each a list of its cells that hold words. A word belongs to the cell holding more than half of its box (as
-    img2table fills cells); a cell spanning columns is one cell; a cell reaching over
-    several rows' bands (a row's band: where all its cells overlap) is cut between them,
-    each word going to the row its middle stands in, since on lightly shaded rows
-    img2table may miss a row's edge in some columns and join two rows' figures in one cell."""
+    """The table's rows, each a list of its cells that hold words. A word belongs to the
+    cell holding more than half of its box (as img2table fills cells); a cell spanning
+    columns is one cell; a cell reaching over several rows' bands (a row's band: where
+    all its cells overlap) is cut between them, each word going to the row its middle
+    stands in, since on lightly shaded rows img2table may miss a row's edge in some
+    columns and join two rows' figures in one cell."""
     rows = list(table.content.values())
     bands = [(max(cell.bbox.y1 for cell in row), min(cell.bbox.y2 for cell in row)) for row in rows]
     in_table = [index for index, word in enumerate(words) if _inside(word, table.bbox)]
