@@ -168,3 +168,17 @@ def test_a_question_on_a_scanned_table_cites_its_row(scanned_tables, question, r
     holding = [sentence for sentence in result.sentences if row in " ".join(sentence.text.split())]
     assert result.found and holding, result.text
     assert holding[0].ocr and holding[0].page == 1
+
+
+def test_a_page_whose_tables_cannot_be_read_keeps_tesseracts_text(tmp_path, monkeypatch, caplog):
+    from eucaqa import ocr
+
+    def broken(image):
+        raise RuntimeError("no table module")
+
+    image_only_pdf(PDF_DIR / "multicolumn.pdf", [3], tmp_path / "countries-scan.pdf")
+    monkeypatch.setattr(ocr, "find_tables", broken)
+    text = " ".join(ocr.read_page(tmp_path / "countries-scan.pdf", 1).split())
+    assert "Belgium" in text and "Helsinki" in text
+    assert "Belgium 11.5 30,689 Brussels" not in text  # Tesseract alone reads the table a column at a time
+    assert "tables not read on this page: no table module" in caplog.text
