@@ -157,6 +157,9 @@ def test_bad_questions_and_arguments(shipped_index, tmp_path):
     for empty in ("", "   \n\t "):
         with pytest.raises(ValueError, match="question must not be empty"):
             answer(empty, index_dir=shipped_index)
+    for wordless in ("???", " ! ", "…"):
+        with pytest.raises(ValueError, match="question has no words"):
+            answer(wordless, index_dir=shipped_index)
     with pytest.raises(ValueError, match="top_k must be >= 1, got 0"):
         answer("What is TACIS?", top_k=0, index_dir=shipped_index)
     with pytest.raises(IndexNotFoundError, match="eucaqa index"):
@@ -235,6 +238,7 @@ def test_ask_prints_answer_then_citations(shipped_index, capsys):
     ("argv", "message"),
     [
         (["ask", "  "], "eucaqa: error: question must not be empty"),
+        (["ask", "?!"], "eucaqa: error: question has no words: ask it with at least one letter or digit"),
         (["ask", "What is TACIS?", "--top-k", "0"], "eucaqa: error: top_k must be >= 1, got 0"),
     ],
 )
@@ -272,6 +276,14 @@ def test_eval_cli_json(shipped_index, capsys):
 def test_eval_of_a_missing_file_is_exit_2(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "none.jsonl")]) == 2
     assert "question file not found" in capsys.readouterr().err
+
+
+def test_eval_of_a_question_with_no_words_names_its_line(tmp_path, capsys):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text('{"question": "What is TACIS?", "answers": []}\n{"question": "???", "answers": []}\n')
+    assert main(["eval", str(questions)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"eucaqa: error: {questions}:2: question has no words: ask it with at least one letter or digit"]
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,14 @@ def test_the_api_takes_the_conversation_as_history(client):
         client.predict(follow_up, [["only a question"]], api_name="/answer")
 
 
+def test_a_question_with_no_words_gets_a_one_line_message_in_the_chat(shipped_index):
+    from eucaqa.app import chat_turn
+
+    messages, _, turns = chat_turn("???", [], shipped_index)
+    assert [m["role"] for m in messages] == ["user", "assistant"] and turns == []
+    assert messages[-1]["content"] == "Error: question has no words: ask it with at least one letter or digit"
+
+
 def test_an_out_of_scope_question_abstains(client):
     data = client.predict("What is the boiling point of water at sea level?", api_name="/answer")
     assert data["found"] is False and data["sentences"] == []

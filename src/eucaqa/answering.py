@@ -233,7 +233,7 @@ class Engine:
     def gather(self, question: str, top_k: int = 5, history=None) -> Evidence:
         """Retrieve passages and describe every candidate span by its signals; a follow-up that
         points back to ``history`` is first completed with it (:func:`~eucaqa.conversation.understand`)."""
-        text = _check_question(question)
+        text = check_question(question)
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         understood = understand(text, history)
@@ -311,12 +311,17 @@ def _probability_setting(name: str) -> float | None:
     return value
 
 
-def _check_question(question: str) -> str:
+def check_question(question: str) -> str:
+    """The question stripped and cut to :data:`MAX_QUESTION_CHARS`; ``ValueError`` when it is no
+    string, empty, or holds no letter or digit."""
     if not isinstance(question, str):
         raise ValueError(f"question must be a string, got {type(question).__name__}")
     text = question.strip()
     if not text:
         raise ValueError("question must not be empty")
+    if not any(character.isalnum() for character in text):
+        # "???" or "!" would be searched by its vector alone and answered with whatever is nearest
+        raise ValueError("question has no words: ask it with at least one letter or digit")
     return text[:MAX_QUESTION_CHARS]
 
 
@@ -359,11 +364,11 @@ def answer(
             question is read on its own.
 
     Raises:
-        ValueError: the question is empty, ``top_k`` is below 1, ``min_confidence`` outside [0, 1]
+        ValueError: the question is empty or has no letter or digit, ``top_k`` is below 1, ``min_confidence`` outside [0, 1]
             or ``history`` not a list of (question, answer) pairs.
         IndexNotFoundError: no index was built in ``index_dir``.
     """
-    _check_question(question)
+    check_question(question)
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answering import NOT_FOUND_TEXT, Answer
+from .answering import NOT_FOUND_TEXT, Answer, check_question
 from .evidence import expected_answer_type
 from .errors import EucaqaError
 
@@ -129,6 +129,10 @@ def read_questions(path: str | Path) -> list[dict]:
             raise EucaqaError(f"{path}:{number}: not valid JSON ({error.msg})") from None
         if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not isinstance(item.get("answers", []), list):
             raise EucaqaError(f"{path}:{number}: needs a 'question' string and an 'answers' list")
+        try:
+            check_question(item["question"])
+        except ValueError as error:
+            raise EucaqaError(f"{path}:{number}: {error}") from None
         history = item.get("history", [])
         if not isinstance(history, list) or not all(isinstance(earlier, str) for earlier in history):
             raise EucaqaError(f"{path}:{number}: 'history' must be a list of the earlier questions")
