@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -127,13 +128,17 @@ def read_page(path: str | Path, number: int) -> str:
 
 def _read_with_tesseract(image) -> str:
     """Tesseract's text of the page, with each table found on it written a row at a time."""
-    # Tesseract reads a grey image better than a colour one on shaded table cells
-    # (docs/quality.md, "Scanned pages").
     engine = _tesseract()
-    engine.SetImage(image.convert("L"))
-    engine.Recognize()
+    # Tables are looked for in a second thread while Tesseract reads: both let go of the GIL in
+    # their native code, so on two cores a page takes little longer than Tesseract alone.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        tables_found = pool.submit(find_tables, image)
+        # Tesseract reads a grey image better than a colour one on shaded table cells
+        # (docs/quality.md, "Scanned pages").
+        engine.SetImage(image.convert("L"))
+        engine.Recognize()
     try:
-        found = find_tables(image)
+        found = tables_found.result()
         words = page_words(engine) if found else []
         tables = [rows for rows in (table_rows(table, words) for table in found) if not is_running_text(rows, words)]
     except Exception as error:  # noqa: BLE001 - a table not read leaves Tesseract's own reading
