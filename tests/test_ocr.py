@@ -6,7 +6,10 @@ import shutil
 
 import pytest
 
+from pypdf import PdfReader
+
 from eucaqa import answer
+from eucaqa.documents import load_document
 from eucaqa.evaluation import contains_any
 from eucaqa.index import OCR_CACHE_FOLDER, build_index, load_index
 
@@ -25,6 +28,38 @@ def image_only_pdf(source, pages: list[int], target) -> None:
     finally:
         pdf.close()
     images[0].save(target, "PDF", resolution=SCAN_DPI, save_all=True, append_images=images[1:])
+
+
+def stamp(source, target, text: str, picture_share: float | None = None) -> None:
+    """Write ``text`` in small type at the foot of each page of ``source`` (a stamp, as a scanner's
+    software or a records office puts on a scan); with ``picture_share``, first draw each page anew:
+    a blank page with a grey picture covering that share of it, instead of the scan."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+    from PIL import Image
+
+    pdf = pdfium.PdfDocument(str(source))
+    for number in range(len(pdf)):
+        page = pdf[number]
+        if picture_share is not None:
+            width, height = page.get_size()
+            pdf.del_page(number)
+            page = pdf.new_page(width, height, index=number)
+            picture = pdfium.PdfImage.new(pdf)
+            picture.set_bitmap(pdfium.PdfBitmap.from_pil(Image.new("RGB", (100, 100), (128, 128, 128))))
+            side = (picture_share * width * height) ** 0.5
+            picture.set_matrix(pdfium.PdfMatrix().scale(side, side).translate(50, height - 50 - side))
+            page.insert_obj(picture)
+        wide = (text + "\0").encode("utf-16-le")
+        stamped = pdfium_c.FPDFPageObj_NewTextObj(pdf.raw, b"Helvetica", 9.0)
+        assert pdfium_c.FPDFText_SetText(stamped, (ctypes.c_ushort * (len(wide) // 2)).from_buffer_copy(wide))
+        pdfium_c.FPDFPageObj_Transform(stamped, 1, 0, 0, 1, 400, 20)
+        pdfium_c.FPDFPage_InsertObject(page.raw, stamped)
+        assert pdfium_c.FPDFPage_GenerateContent(page.raw)
+    pdf.save(str(target))
+    pdf.close()
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +122,24 @@ def test_pages_with_text_are_not_read_by_ocr(tmp_path, embedder):
     build_index(documents, tmp_path / "index", embedder=embedder, on_file=messages.append)
     assert not any("(OCR" in message for message in messages)
     assert not any(page.ocr for page in load_index(tmp_path / "index").pages[0])
+
+
+def test_a_scan_with_a_stamp_on_it_is_read_by_ocr(tmp_path):
+    image_only_pdf(PDF_DIR / "us_constitution.pdf", [2], tmp_path / "scan.pdf")
+    stamp(tmp_path / "scan.pdf", tmp_path / "stamped.pdf", "Received 4 December 2026, page 1")
+    assert PdfReader(tmp_path / "stamped.pdf").pages[0].extract_text().strip() == "Received 4 December 2026, page 1"
+    document = load_document(tmp_path / "stamped.pdf")
+    assert document.pages[0].ocr
+    assert "We the People of the United States" in document.text and "Received 4 December 2026" in document.text
+
+
+def test_a_short_page_with_a_small_picture_keeps_its_text_layer(tmp_path):
+    image_only_pdf(PDF_DIR / "us_constitution.pdf", [2], tmp_path / "scan.pdf")
+    stamp(tmp_path / "scan.pdf", tmp_path / "figure.pdf", "Figure 1: the Senate chamber", picture_share=0.3)
+    document = load_document(tmp_path / "figure.pdf")
+    assert not document.pages[0].ocr and document.text.strip() == "Figure 1: the Senate chamber"
+    stamp(tmp_path / "scan.pdf", tmp_path / "plate.pdf", "Plate 1: the Senate chamber", picture_share=0.7)
+    assert load_document(tmp_path / "plate.pdf").pages[0].ocr
 
 
 def test_with_ocr_off_a_scan_is_skipped_with_its_reason(tmp_path, embedder, monkeypatch):

@@ -34,7 +34,8 @@ class Page:
     number: int | None
     start: int
     end: int
-    #: the page had no text layer and was read by OCR (its text may hold recognition errors)
+    #: the page had no text layer (or only a stamp on a scan) and was read by OCR (its text may
+    #: hold recognition errors)
     ocr: bool = False
 
 
@@ -102,9 +103,9 @@ def load_document(
 ) -> Document:
     """Read and clean one ``.pdf``, ``.txt`` or ``.md`` file.
 
-    PDF pages without a text layer are read by OCR (:mod:`eucaqa.ocr`) when it is
-    available, cached in ``ocr_cache``; ``on_ocr_page(done, total)`` is called
-    before each page OCR reads.
+    PDF pages without a text layer, or with only a few characters on a picture covering
+    the page, are read by OCR (:mod:`eucaqa.ocr`) when it is available, cached in
+    ``ocr_cache``; ``on_ocr_page(done, total)`` is called before each page OCR reads.
 
     Raises:
         DocumentError: the file is empty, unreadable, encrypted, image-only,
@@ -145,11 +146,20 @@ def _with_ocr(
     cache_folder: str | Path | None,
     on_ocr_page: Callable[[int, int], None] | None,
 ) -> list[tuple[int, str, bool]]:
-    """The cleaned pages, with those that have no text read by OCR (and cleaned) when it is available."""
-    from .ocr import OcrCache, ocr_unavailable_reason, read_page
+    """The cleaned pages, with those that have no text read by OCR (and cleaned) when it is available,
+    and those whose few characters lie on a picture covering the page (a stamped scan)."""
+    from .ocr import STAMP_MAX_CHARS, OcrCache, ocr_unavailable_reason, read_page, scanned_pages
 
-    scanned = [number for number, text in pages if not text]
-    if not scanned or ocr_unavailable_reason() is not None:
+    stamped = [number for number, text in pages if 0 < len(text) < STAMP_MAX_CHARS]
+    if (not stamped and all(text for _, text in pages)) or ocr_unavailable_reason() is not None:
+        return [(number, text, False) for number, text in pages]
+    try:
+        stamped_scans = scanned_pages(path, stamped) if stamped else set()
+    except Exception as error:  # pdfium on a damaged file: those pages keep their text layer
+        logger.warning("%s: pictures not measured (%s)", path.name, type(error).__name__)
+        stamped_scans = set()
+    scanned = [number for number, text in pages if not text or number in stamped_scans]
+    if not scanned:
         return [(number, text, False) for number, text in pages]
     cache, content_hash = OcrCache(cache_folder), file_hash(path)
     read: dict[int, str] = {}

@@ -45,6 +45,10 @@ MIN_LINE_SCORE = 0.5
 #: A table's column reads as running text when at least this share of its cells, after the
 #: first, start with a small letter: they go on with the sentence of the cell above.
 RUNNING_TEXT_SHARE = 1 / 3
+#: A page whose text layer holds fewer characters than this is read by OCR when pictures cover
+#: at least :data:`SCAN_PICTURE_SHARE` of it: a scan with a stamp or a page number put on it.
+STAMP_MAX_CHARS = 100
+SCAN_PICTURE_SHARE = 0.5
 
 
 def ocr_enabled() -> bool:
@@ -106,6 +110,29 @@ def _engine():
     if os.environ.get("EUCAQA_OCR_REC_KEYS"):
         settings["rec_keys_path"] = os.environ["EUCAQA_OCR_REC_KEYS"]
     return RapidOCR(**settings)
+
+
+def scanned_pages(path: str | Path, numbers: list[int]) -> set[int]:
+    """Those of pages ``numbers`` (1-based) of a PDF that pictures cover at least
+    :data:`SCAN_PICTURE_SHARE` of (their bounds summed, within the page)."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        found = set()
+        for number in numbers:
+            page = pdf[number - 1]
+            width, height = page.get_size()
+            covered = 0.0
+            for picture in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+                left, bottom, right, top = picture.get_bounds()
+                covered += max(0.0, min(right, width) - max(left, 0.0)) * max(0.0, min(top, height) - max(bottom, 0.0))
+            if width > 0 and height > 0 and covered >= SCAN_PICTURE_SHARE * width * height:
+                found.add(number)
+        return found
+    finally:
+        pdf.close()
 
 
 def read_page(path: str | Path, number: int) -> str:
