@@ -364,8 +364,8 @@ def answer(
             question is read on its own.
 
     Raises:
-        ValueError: the question is empty or has no letter or digit, ``top_k`` is below 1, ``min_confidence`` outside [0, 1]
-            or ``history`` not a list of (question, answer) pairs.
+        ValueError: the question is empty or has no letter or digit, ``top_k`` is below 1,
+            ``min_confidence`` outside [0, 1] or ``history`` not a list of (question, answer) pairs.
         IndexNotFoundError: no index was built in ``index_dir``.
     """
     check_question(question)
