@@ -18,13 +18,15 @@ from conftest import PDF_DIR
 SCAN_DPI = 300
 
 
-def image_only_pdf(source, pages: list[int], target) -> None:
-    """Render ``pages`` of ``source`` to pictures and save them as a PDF with no text layer."""
+def image_only_pdf(source, pages: list[int], target, turns: list[int] | None = None) -> None:
+    """Render ``pages`` of ``source`` to pictures and save them as a PDF with no text layer; with
+    ``turns``, each picture turned by so many degrees counter-clockwise (a scan fed in crooked)."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(str(source))
     try:
         images = [pdf[number - 1].render(scale=SCAN_DPI / 72).to_pil().convert("L") for number in pages]
+        images = [image.rotate(turn, expand=True) for image, turn in zip(images, turns or [0] * len(images))]
     finally:
         pdf.close()
     images[0].save(target, "PDF", resolution=SCAN_DPI, save_all=True, append_images=images[1:])
@@ -140,6 +142,14 @@ def test_a_short_page_with_a_small_picture_keeps_its_text_layer(tmp_path):
     assert not document.pages[0].ocr and document.text.strip() == "Figure 1: the Senate chamber"
     stamp(tmp_path / "scan.pdf", tmp_path / "plate.pdf", "Plate 1: the Senate chamber", picture_share=0.7)
     assert load_document(tmp_path / "plate.pdf").pages[0].ocr
+
+
+def test_pages_scanned_sideways_or_upside_down_are_read_upright(tmp_path):
+    image_only_pdf(PDF_DIR / "us_constitution.pdf", [2, 3], tmp_path / "turned.pdf", turns=[90, 180])
+    document = load_document(tmp_path / "turned.pdf")
+    assert [page.ocr for page in document.pages] == [True, True]
+    first, second = (document.text[page.start:page.end] for page in document.pages)
+    assert "We the People of the United States" in first and "Age of thirty Years" in second
 
 
 def test_with_ocr_off_a_scan_is_skipped_with_its_reason(tmp_path, embedder, monkeypatch):

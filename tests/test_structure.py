@@ -10,7 +10,7 @@ PACKAGE = ROOT / "src" / "eucaqa"
 MAX_LINES = 400
 #: The module map of docs/architecture.md, top to bottom: a module may import only modules before it.
 LAYERS = [
-    "errors", "settings", "version", "text", "ocr", "documents", "chunking", "embedding", "file_worker", "links",
+    "errors", "settings", "version", "text", "scanned_tables", "ocr", "documents", "chunking", "embedding", "file_worker", "links",
     "index.store", "index.loaded", "index.build", "index",
     "retrieval", "names", "conversation", "evidence", "features", "answer_model", "candidates", "choosing", "answering", "evaluation",
     "render", "uploads", "app", "server", "cli", "__main__",

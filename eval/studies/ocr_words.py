@@ -2,6 +2,7 @@
 
     .venv/bin/python eval/studies/ocr_words.py          # the project's OCR path (Tesseract)
     .venv/bin/python eval/studies/ocr_words.py --more   # and the WER of 15 more pages
+    .venv/bin/python eval/studies/ocr_words.py --turn 180   # each page as a scan fed in upside down
     EUCAQA_OCR_REC_MODEL=.../ch_PP-OCRv4_rec_infer.onnx .venv/bin/python eval/studies/ocr_words.py
                                                         # the RapidOCR path, with its own model
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import tempfile
 import time
 from collections import Counter
 from functools import cache, lru_cache
@@ -169,6 +171,23 @@ def reference_words(path: Path, number: int) -> list[str]:
     return mend_letter_spacing(normalise(text_layer(path, number)))
 
 
+def turned_scan(path: Path, number: int, turn: int, folder: Path) -> Path:
+    """Page ``number`` of ``path`` as a one-page picture PDF, turned ``turn`` degrees
+    counter-clockwise (a scan fed in sideways or upside down), rendered as the OCR path does."""
+    import pypdfium2 as pdfium
+
+    from eucaqa.ocr import OCR_DPI
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        image = pdf[number - 1].render(scale=OCR_DPI / 72).to_pil().convert("L").rotate(turn, expand=True)
+    finally:
+        pdf.close()
+    target = folder / "turned.pdf"
+    image.save(target, "PDF", resolution=OCR_DPI)
+    return target
+
+
 def main() -> None:
     import argparse
 
@@ -179,9 +198,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--more", action="store_true", help="also the order-free WER of each of MORE_PAGES")
-    more = parser.parse_args().more
+    parser.add_argument("--turn", type=int, default=0, choices=(0, 90, 180, 270),
+                        help="read each page as a scan turned by so many degrees counter-clockwise")
+    arguments = parser.parse_args()
+    more, turn = arguments.more, arguments.turn
     folder = SHARED_PDFS if SHARED_PDFS.is_dir() else TEST_PDFS
-    print(f"pages rendered at {OCR_DPI} dpi from {folder}, read by eucaqa.ocr.read_page ({engine_id()})\n")
+    print(f"pages rendered at {OCR_DPI} dpi from {folder}, read by eucaqa.ocr.read_page ({engine_id()})"
+          + (f", as scans turned {turn} degrees" if turn else "") + "\n")
     print("| layout | pages | WER | paragraph-order WER | order-free WER | run-together | OCR words | OCR paragraphs "
           "| seconds per page |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -192,9 +215,11 @@ def main() -> None:
         paragraphs = 0
         for number in numbers:
             reference = reference_words(folder / name, number)
-            started = time.perf_counter()
-            read = read_page(folder / name, number)
-            seconds += time.perf_counter() - started
+            with tempfile.TemporaryDirectory() as scratch:
+                path, page = (turned_scan(folder / name, number, turn, Path(scratch)), 1) if turn else (folder / name, number)
+                started = time.perf_counter()
+                read = read_page(path, page)
+                seconds += time.perf_counter() - started
             hypothesis = normalise(clean_text(read))
             blocks = [block for block in (normalise(clean_text(part)) for part in _PARAGRAPH_BREAK.split(read)) if block]
             paragraphs += len(blocks)

@@ -1,0 +1,158 @@
+"""Tables on scanned pages, read a row at a time.
+
+Tesseract reads a table a column of cells at a time (the row labels, then the
+figures), so no sentence holds a row's label with its figures. ``img2table``
+finds the page's tables in the picture (rows and columns, from rules or from the
+white space between them); each word Tesseract read goes to the cell holding
+most of its box, and each table is written one row to a paragraph, its cells in
+order, where Tesseract met its first word; the rest of the page is Tesseract's
+text as it was. A "table" whose columns read as running text (two columns of
+prose) is left to Tesseract (:func:`is_running_text`). :mod:`eucaqa.ocr` calls
+these on each page it reads.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+#: A table's column reads as running text when at least this share of its cells, after the
+#: first, start with a small letter: they go on with the sentence of the cell above.
+RUNNING_TEXT_SHARE = 1 / 3
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word Tesseract read: its text, its box (left, top, right, bottom) in pixels, and
+    the numbers of its line and paragraph on the page."""
+
+    text: str
+    box: tuple[int, int, int, int]
+    line: int
+    paragraph: int
+
+
+@dataclass
+class TableCell:
+    """A cell of a table row: the table's column it starts in, and its words (indices
+    into the page's words, in Tesseract's order)."""
+
+    column: int
+    words: list[int]
+
+
+def page_words(engine) -> list[Word]:
+    """The words of the page ``engine`` has recognised, in its reading order."""
+    from tesserocr import RIL
+
+    iterator = engine.GetIterator()
+    words: list[Word] = []
+    line = paragraph = -1
+    while iterator is not None:
+        if iterator.IsAtBeginningOf(RIL.PARA):
+            paragraph += 1
+        if iterator.IsAtBeginningOf(RIL.TEXTLINE):
+            line += 1
+        text, box = iterator.GetUTF8Text(RIL.WORD), iterator.BoundingBox(RIL.WORD)
+        if text and text.strip() and box:
+            words.append(Word(text.strip(), box, line, paragraph))
+        if not iterator.Next(RIL.WORD):
+            break
+    return words
+
+
+def find_tables(image) -> list:
+    """The tables ``img2table`` finds in the page's picture, ruled or not: their rows of
+    cells (a cell spanning rows or columns stands in each of them), no text yet."""
+    from img2table.document import Image
+
+    picture = io.BytesIO()
+    image.convert("RGB").save(picture, format="BMP")  # encodes in 10 ms, PNG in 130
+    return Image(picture.getvalue()).extract_tables(borderless_tables=True)
+
+
+def table_rows(table, words: list[Word]) -> list[list[TableCell]]:
+    """The table's rows, each a list of its cells that hold words. A word belongs to the
+    cell holding more than half of its box (as img2table fills cells); a cell spanning
+    columns is one cell; a cell reaching over several rows' bands (a row's band: where
+    all its cells overlap) is cut between them, each word going to the row its middle
+    stands in, since on lightly shaded rows img2table may miss a row's edge in some
+    columns and join two rows' figures in one cell."""
+    rows = list(table.content.values())
+    bands = [(max(cell.bbox.y1 for cell in row), min(cell.bbox.y2 for cell in row)) for row in rows]
+    in_table = [index for index, word in enumerate(words) if _inside(word, table.bbox)]
+    taken: set[int] = set()
+    cells_of_rows: list[list[TableCell]] = [[] for _ in rows]
+    for number, row in enumerate(rows):
+        for position, cell in enumerate(row):
+            if position and row[position - 1].bbox == cell.bbox:
+                continue  # the same cell, spanning columns
+            spanned = [other for other, (top, bottom) in enumerate(bands) if top < cell.bbox.y2 and bottom > cell.bbox.y1]
+            spanned = spanned or [number]
+            inside = [index for index in in_table if index not in taken and _inside(words[index], cell.bbox)]
+            mine = [index for index in inside if _nearest(words[index], spanned, bands) == number]
+            taken.update(mine)
+            if mine:
+                cells_of_rows[number].append(TableCell(position, mine))
+    return cells_of_rows
+
+
+def _nearest(word: Word, rows: list[int], bands: list[tuple[int, int]]) -> int:
+    """Of ``rows``, the one whose band holds the middle of ``word``, or is nearest to it."""
+    middle = (word.box[1] + word.box[3]) / 2
+    return min(rows, key=lambda row: max(bands[row][0] - middle, middle - bands[row][1], 0))
+
+
+def is_running_text(rows: list[list[TableCell]], words: list[Word]) -> bool:
+    """Whether a found table is columns of running text: in some column, a third or more of
+    the cells below another start with a small letter (a sentence going on from the line
+    above), as two columns of prose do and a table's cells do not."""
+    columns: dict[int, list[str]] = {}
+    for cells in rows:
+        for cell in cells:
+            columns.setdefault(cell.column, []).append(words[cell.words[0]].text)
+    for firsts in columns.values():
+        below = firsts[1:]
+        if len(below) >= 3 and sum(text[0].islower() for text in below) >= RUNNING_TEXT_SHARE * len(below):
+            return True
+    return False
+
+
+def _inside(word: Word, bbox) -> bool:
+    """Whether more than half of ``word``'s box lies in ``bbox``."""
+    left, top, right, bottom = word.box
+    width = max(0, min(right, bbox.x2) - max(left, bbox.x1))
+    height = max(0, min(bottom, bbox.y2) - max(top, bbox.y1))
+    return width * height > 0.5 * (right - left) * (bottom - top)
+
+
+def text_with_tables(words: list[Word], tables: list[list[list[TableCell]]]) -> str:
+    """The page's text: Tesseract's words, lines and paragraphs, but each table's words
+    replaced by its rows (one paragraph a row, its cells' words in order), the table
+    standing where Tesseract read its first word."""
+    table_of: dict[int, int] = {}
+    table_texts = []
+    for number, rows in enumerate(tables):
+        for cells in rows:
+            table_of.update((index, number) for cell in cells for index in cell.words)
+        table_texts.append("\n\n".join(" ".join(words[index].text for cell in cells for index in cell.words)
+                                       for cells in rows if cells))
+    parts: list[str] = []
+    written: set[int] = set()
+    last = None  # (paragraph, line) of the word written last, or None after a table
+    for index, word in enumerate(words):
+        if index in table_of:
+            if table_of[index] not in written:
+                written.add(table_of[index])
+                parts += ["\n\n", table_texts[table_of[index]]]
+                last = None
+            continue
+        if last is None or last[0] != word.paragraph:
+            parts.append("\n\n")
+        elif last[1] != word.line:
+            parts.append("\n")
+        else:
+            parts.append(" ")
+        parts.append(word.text)
+        last = (word.paragraph, word.line)
+    return "".join(parts).strip()
