@@ -20,13 +20,14 @@ SCAN_DPI = 300
 
 def image_only_pdf(source, pages: list[int], target, turns: list[int] | None = None) -> None:
     """Render ``pages`` of ``source`` to pictures and save them as a PDF with no text layer; with
-    ``turns``, each picture turned by so many degrees counter-clockwise (a scan fed in crooked)."""
+    ``turns``, each picture turned by so many degrees counter-clockwise (a scan fed in sideways,
+    upside down or crooked)."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(str(source))
     try:
         images = [pdf[number - 1].render(scale=SCAN_DPI / 72).to_pil().convert("L") for number in pages]
-        images = [image.rotate(turn, expand=True) for image, turn in zip(images, turns or [0] * len(images))]
+        images = [image.rotate(turn, expand=True, fillcolor=255) for image, turn in zip(images, turns or [0] * len(images))]
     finally:
         pdf.close()
     images[0].save(target, "PDF", resolution=SCAN_DPI, save_all=True, append_images=images[1:])
@@ -150,6 +151,14 @@ def test_pages_scanned_sideways_or_upside_down_are_read_upright(tmp_path):
     assert [page.ocr for page in document.pages] == [True, True]
     first, second = (document.text[page.start:page.end] for page in document.pages)
     assert "We the People of the United States" in first and "Age of thirty Years" in second
+
+
+def test_a_crooked_scan_is_set_level_before_it_is_read(tmp_path):
+    image_only_pdf(PDF_DIR / "us_constitution.pdf", [3], tmp_path / "crooked.pdf", turns=[-6])
+    text = " ".join(load_document(tmp_path / "crooked.pdf").text.split())
+    for phrase in ("No Person shall be a Senator who shall not have attained to the Age of thirty Years",
+                   "The Vice President of the United States shall be President of the Senate"):
+        assert phrase in text, phrase
 
 
 def test_with_ocr_off_a_scan_is_skipped_with_its_reason(tmp_path, embedder, monkeypatch):

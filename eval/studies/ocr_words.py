@@ -3,6 +3,7 @@
     .venv/bin/python eval/studies/ocr_words.py          # the project's OCR path (Tesseract)
     .venv/bin/python eval/studies/ocr_words.py --more   # and the WER of 15 more pages
     .venv/bin/python eval/studies/ocr_words.py --turn 180   # each page as a scan fed in upside down
+    .venv/bin/python eval/studies/ocr_words.py --turn 3     # each page as a scan 3 degrees crooked
     EUCAQA_OCR_REC_MODEL=.../ch_PP-OCRv4_rec_infer.onnx .venv/bin/python eval/studies/ocr_words.py
                                                         # the RapidOCR path, with its own model
 
@@ -171,16 +172,18 @@ def reference_words(path: Path, number: int) -> list[str]:
     return mend_letter_spacing(normalise(text_layer(path, number)))
 
 
-def turned_scan(path: Path, number: int, turn: int, folder: Path) -> Path:
+def turned_scan(path: Path, number: int, turn: float, folder: Path) -> Path:
     """Page ``number`` of ``path`` as a one-page picture PDF, turned ``turn`` degrees
-    counter-clockwise (a scan fed in sideways or upside down), rendered as the OCR path does."""
+    counter-clockwise (a scan fed in sideways, upside down or crooked; the corners it uncovers
+    white), rendered as the OCR path does."""
     import pypdfium2 as pdfium
+    from PIL import Image
 
     from eucaqa.ocr import OCR_DPI
 
     pdf = pdfium.PdfDocument(str(path))
     try:
-        image = pdf[number - 1].render(scale=OCR_DPI / 72).to_pil().convert("L").rotate(turn, expand=True)
+        image = pdf[number - 1].render(scale=OCR_DPI / 72).to_pil().convert("L").rotate(turn, resample=Image.BICUBIC, expand=True, fillcolor=255)
     finally:
         pdf.close()
     target = folder / "turned.pdf"
@@ -198,13 +201,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--more", action="store_true", help="also the order-free WER of each of MORE_PAGES")
-    parser.add_argument("--turn", type=int, default=0, choices=(0, 90, 180, 270),
-                        help="read each page as a scan turned by so many degrees counter-clockwise")
+    parser.add_argument("--turn", type=float, default=0.0,
+                        help="read each page as a scan turned by so many degrees counter-clockwise "
+                             "(90, 180, 270: fed in sideways or upside down; a few: crooked)")
     arguments = parser.parse_args()
     more, turn = arguments.more, arguments.turn
     folder = SHARED_PDFS if SHARED_PDFS.is_dir() else TEST_PDFS
     print(f"pages rendered at {OCR_DPI} dpi from {folder}, read by eucaqa.ocr.read_page ({engine_id()})"
-          + (f", as scans turned {turn} degrees" if turn else "") + "\n")
+          + (f", as scans turned {turn:g} degrees" if turn else "") + "\n")
     print("| layout | pages | WER | paragraph-order WER | order-free WER | run-together | OCR words | OCR paragraphs "
           "| seconds per page |")
     print("|---|---|---|---|---|---|---|---|---|")
