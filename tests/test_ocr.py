@@ -169,6 +169,11 @@ def test_with_ocr_off_a_scan_is_skipped_with_its_reason(tmp_path, embedder, monk
     (documents / "note.txt").write_text("The Aral Basin Fund was set up in 2030.", encoding="utf-8")
     stats = build_index(documents, tmp_path / "index", embedder=embedder)
     assert stats.skipped == [("linn.pdf", "no extractable text (a scanned or image-only PDF?); OCR is turned off (EUCAQA_OCR=0)")]
+    # OCR turned on again: the next build, not a full one, reads the scan and keeps the rest
+    monkeypatch.delenv("EUCAQA_OCR")
+    stats = build_index(documents, tmp_path / "index", embedder=embedder)
+    assert stats.skipped == [] and stats.documents == 2 and stats.reused == 1 and stats.embedded >= 1
+    assert load_index(tmp_path / "index").pages[0][0].ocr
 
 
 #: The issue's examples of words a scan once gave run together ("Ageofthirty Years",

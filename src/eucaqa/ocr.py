@@ -89,6 +89,13 @@ def ocr_unavailable_reason() -> str | None:
     return None
 
 
+def ocr_state() -> str:
+    """The OCR engine a build reads scans with (:func:`engine_id`), or why none does: a build
+    records it, and the next one reads its scans again when it differs."""
+    reason = ocr_unavailable_reason()
+    return f"none: {reason}" if reason else engine_id()
+
+
 def engine_id() -> str:
     """What the cache key depends on: engine, version, resolution, recognition model."""
     from importlib.metadata import version

@@ -20,6 +20,7 @@ from ..documents import TEXT_CLEANING_VERSION, Document, file_hash, list_documen
 from ..embedding import Embedder, ProgressCallback, shared_embedder
 from ..errors import DocumentError, DocumentsFolderError, IndexFormatError, IndexWriteError
 from ..file_worker import ChunkingOptions, FileReader
+from ..ocr import ocr_state
 from ..settings import Settings
 from ..text import STOPWORDS_NAME
 from .loaded import load_index
@@ -92,12 +93,15 @@ def build_index(
     files = list_document_files(documents_dir)
     embedder = embedder or shared_embedder(settings.model_path, batch_size=settings.embed_batch_size)
     config = build_config(settings, embedder)
+    ocr = ocr_state()
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise IndexWriteError(f"cannot create index folder {index_dir}: {error.strerror or error}") from error
     with BuildLock(index_dir):
         previous = None if full else _previous_build(index_dir, config)
+        # OCR turned on or off, installed or upgraded since: scans are read again, skipped files retried
+        ocr_changed = previous is not None and previous.ocr != ocr
         stats = IndexStats()
         kept: list[IndexedDocument] = []
         fresh: list[tuple[str, str, Document, ChunkedDocument]] = []
@@ -116,10 +120,11 @@ def build_index(
                 if on_file:
                     on_file(source)
                 content_hash = file_hash(path)
-                if previous and source in previous.documents and previous.documents[source].content_hash == content_hash:
-                    kept.append(previous.documents[source])
+                earlier = previous.documents.get(source) if previous else None
+                if earlier and earlier.content_hash == content_hash and not (ocr_changed and _touched_by_ocr(earlier)):
+                    kept.append(earlier)
                     continue
-                if previous and previous.skipped.get(source, (None,))[0] == content_hash:
+                if previous and previous.skipped.get(source, (None,))[0] == content_hash and not ocr_changed:
                     reason = previous.skipped[source][1]
                 else:
                     try:
@@ -163,7 +168,7 @@ def build_index(
         stats.embedded = sum(len(doc.chunks) for doc in new_documents)
         stats.reused = sum(len(doc.chunks) for doc in kept)
         if not unchanged:
-            write_build(index_dir, ordered, config, skipped_hashes)
+            write_build(index_dir, ordered, {**config, "ocr": ocr}, skipped_hashes)
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -172,6 +177,13 @@ def build_index(
 class _PreviousBuild:
     documents: dict[str, IndexedDocument]
     skipped: dict[str, tuple[str, str]]
+    #: the OCR engine that read its scans, or why there was none (:func:`~eucaqa.ocr.ocr_state`)
+    ocr: str | None = None
+
+
+def _touched_by_ocr(document: IndexedDocument) -> bool:
+    """Whether OCR read some of the document's pages, or would have read its empty ones."""
+    return bool(document.empty_pages) or any(page.ocr for page in document.pages)
 
 
 def build_config(settings: Settings, embedder: Embedder) -> dict:
@@ -236,7 +248,7 @@ def _previous_build(index_dir: Path, config: dict) -> _PreviousBuild | None:
             indexed_at=str(entry.get("indexed_at") or manifest.get("built_at", "")),
         )
     skipped = {source: (item[0], item[1]) for source, item in manifest.get("skipped", {}).items()}
-    return _PreviousBuild(documents=documents, skipped=skipped)
+    return _PreviousBuild(documents=documents, skipped=skipped, ocr=manifest.get("ocr"))
 
 
 def _embed(
