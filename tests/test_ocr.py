@@ -151,6 +151,10 @@ def test_pages_scanned_sideways_or_upside_down_are_read_upright(tmp_path):
     assert [page.ocr for page in document.pages] == [True, True]
     first, second = (document.text[page.start:page.end] for page in document.pages)
     assert "We the People of the United States" in first and "Age of thirty Years" in second
+    # turned the other way Tesseract reads the words, but finds the table only once it is upright
+    image_only_pdf(PDF_DIR / "pr-138-example.pdf", [1], tmp_path / "rates-turned.pdf", turns=[270])
+    rates = " ".join(load_document(tmp_path / "rates-turned.pdf").text.split())
+    assert "2 Year Fixed Interest Only Rate 4.44% 5.34% 4.29% 5.15%" in rates
 
 
 def test_a_crooked_scan_is_set_level_before_it_is_read(tmp_path):

@@ -50,9 +50,10 @@ MIN_LINE_SCORE = 0.5
 #: at least :data:`SCAN_PICTURE_SHARE` of it: a scan with a stamp or a page number put on it.
 STAMP_MAX_CHARS = 100
 SCAN_PICTURE_SHARE = 0.5
-#: Below this mean word confidence (0-100), a page is checked for a sideways or upside-down scan:
-#: upright pages of the measured layouts read at 88-95, the same pages turned at 27-39.
-CHECK_ORIENTATION_BELOW = 70
+#: A page found sideways or upside down is read again turned, and that reading kept unless its
+#: mean word confidence (0-100) is this much lower: upright pages of the measured layouts read at
+#: 88-95; turned 90 or 180 degrees counter-clockwise at 27-39, turned 270 at 95.
+TURNED_CONFIDENCE_MARGIN = 5
 #: A crooked scan's lines are set level when they lean at least MIN_SKEW_DEGREES (and at most
 #: MAX_SKEW_DEGREES), found on a copy SKEW_SIZE pixels long, the level lines SKEW_SHARPER times
 #: sharper than as scanned. Tesseract reads prose leaning 3 degrees but not 6, and img2table
@@ -173,16 +174,14 @@ def read_page(path: str | Path, number: int) -> str:
 
 
 def _read_with_tesseract(image) -> str:
-    """Tesseract's text of the page, with each table found on it written a row at a time; a page
-    read with little confidence is turned the way Tesseract's orientation model says it should
-    stand (a scan made sideways or upside down) and read again, and the surer reading is kept."""
-    text, confidence = _read_upright(image)
-    if confidence >= CHECK_ORIENTATION_BELOW:
-        return text
-    turn = _turn_needed(image)
+    """Tesseract's text of the page, with each table found on it written a row at a time. A page
+    Tesseract's orientation model finds sideways or upside down is read again turned upright,
+    and that reading kept unless it is clearly less sure (a page read sideways can still read
+    well, but its tables are not found)."""
+    text, confidence, turn = _read_upright(image)
     if turn:
-        turned_text, turned_confidence = _read_upright(image.rotate(turn, expand=True))
-        if turned_confidence > confidence:
+        turned_text, turned_confidence, _ = _read_upright(image.rotate(turn, expand=True))
+        if turned_confidence >= confidence - TURNED_CONFIDENCE_MARGIN:
             return turned_text
     return text
 
@@ -190,9 +189,13 @@ def _read_with_tesseract(image) -> str:
 def _turn_needed(image) -> int:
     """Degrees (counter-clockwise) that would set the page's text upright, by Tesseract's
     orientation model (0 when upright or when it cannot tell)."""
-    osd = _orientation_engine()
-    osd.SetImage(image.convert("L"))
-    found = osd.DetectOrientationScript()
+    try:
+        osd = _orientation_engine()
+        osd.SetImage(image.convert("L"))
+        found = osd.DetectOrientationScript()
+    except Exception as error:  # noqa: BLE001 - a page whose orientation is unknown is read as it stands
+        logger.warning("orientation not found on this page: %s", error)
+        return 0
     return int(found["orient_deg"]) if found else 0
 
 
@@ -236,19 +239,21 @@ def skew_angle(image) -> float:
     return -round(float(best), 1)  # the slant found is the page's own turn: undo it
 
 
-def _read_upright(image) -> tuple[str, int]:
-    """The page's text as it stands (its lines set level first), and Tesseract's mean word
-    confidence (0-100)."""
+def _read_upright(image) -> tuple[str, int, int]:
+    """The page's text as it stands (its lines set level first), Tesseract's mean word
+    confidence (0-100), and the turn the orientation model says would set it upright."""
     from PIL import Image
 
     angle = skew_angle(image)
     if angle:
         image = image.convert("L").rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
     engine = _tesseract()
-    # Tables are looked for in a second thread while Tesseract reads: both let go of the GIL in
-    # their native code, so on two cores a page takes little longer than Tesseract alone.
+    # Tables, then the page's orientation, are looked for in a second thread while Tesseract
+    # reads: all let go of the GIL in their native code, so on two cores a page takes little
+    # longer than Tesseract alone.
     with ThreadPoolExecutor(max_workers=1) as pool:
         tables_found = pool.submit(find_tables, image)
+        turn_found = pool.submit(_turn_needed, image)
         # Tesseract reads a grey image better than a colour one on shaded table cells
         # (docs/quality.md, "Scanned pages").
         engine.SetImage(image.convert("L"))
@@ -260,10 +265,10 @@ def _read_upright(image) -> tuple[str, int]:
     except Exception as error:  # noqa: BLE001 - a table not read leaves Tesseract's own reading
         logger.warning("tables not read on this page: %s", error)
         tables = []
-    confidence = int(engine.MeanTextConf())
+    confidence, turn = int(engine.MeanTextConf()), turn_found.result()
     if tables:
-        return text_with_tables(words, tables), confidence
-    return engine.GetUTF8Text().strip(), confidence
+        return text_with_tables(words, tables), confidence, turn
+    return engine.GetUTF8Text().strip(), confidence, turn
 
 
 _JOINED = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[a-z][,;:])(?=[A-Za-z]{2})|(?<=[a-z][.!?])(?=[A-Z][a-z])")
