@@ -13,9 +13,9 @@ content hash, so a file is never read by OCR twice for the same settings.
 
 Tables: Tesseract reads a table a column of cells at a time, so each table
 found on the page is written a row at a time (:mod:`eucaqa.scanned_tables`).
-A crooked page is set level before it is read (:func:`skew_angle`); a page
-read with little confidence is checked with Tesseract's orientation model and,
-when it was scanned sideways or upside down, read again turned upright.
+A crooked page is set level before it is read (:func:`skew_angle`); every page
+is checked with Tesseract's orientation model and, when it was scanned sideways
+or upside down, read again turned upright.
 
 This runs inside the file worker (:mod:`eucaqa.file_worker`), one page at a time,
 each page under the per-file time limit.
