@@ -239,10 +239,44 @@ def test_two_columns_of_running_text_are_not_read_as_a_table(scanned_tables):
         assert phrase in texts["signatures-scan.pdf"], phrase
 
 
+def test_figures_read_apart_from_their_labels_join_their_rows(scanned_tables):
+    """The rate sheet's "Extra" rows have no rules and are not found as a table: Tesseract reads
+    their labels, then each column of figures as paragraphs at the end of the page."""
+    _, texts = scanned_tables
+    for row in ("Extra Home Loan (4 Year Introductory Rate)* 3.84% 4.29% 4.46% 4.55%",
+                "Extra Home Loan (Loan to Valuation Ratio <=70%) 3.79% 3.80% 4.41% 4.04%"):
+        assert row in texts["rates-scan.pdf"], row
+
+
+def _word(text: str, left: int, top: int, line: int, paragraph: int):
+    from eucaqa.scanned_tables import Word
+
+    return Word(text, (left, top, left + 15 * len(text), top + 20), line, paragraph)
+
+
+def test_only_lines_of_figures_beside_a_label_are_moved():
+    from eucaqa.scanned_tables import figures_beside_labels, text_with_tables
+
+    words = [
+        _word("Gold", 0, 0, 0, 0), _word("Silver", 0, 40, 1, 0),  # labels, a row a line
+        _word("Tin", 0, 80, 2, 1), _word("alloy", 0, 110, 3, 1),  # a label over two lines
+        _word("The", 400, 150, 4, 2), _word("rate", 460, 150, 4, 2),  # prose with a line of a figure
+        _word("2019.", 400, 180, 5, 2),
+        _word("7", 0, 180, 6, 3),  # a figure with nothing left of it
+        _word("5.1%", 300, 0, 7, 4), _word("4.0%", 300, 40, 8, 4),  # the figures, read last
+        _word("3.2%", 300, 85, 9, 5), _word("-", 380, 85, 9, 5),
+    ]
+    text = text_with_tables(words, [], figures_beside_labels(words, set()))
+    assert text == "Gold 5.1%\nSilver 4.0%\n\nTin\nalloy 3.2% -\n\nThe rate\n2019.\n\n7"
+    assert figures_beside_labels(words, {0, 1, 2, 3}) == {}  # labels in a table found are not labels
+
+
 @pytest.mark.parametrize(("question", "row"), [
     ("What are the official languages of Finland?", "Finland 5.5 338,424 Helsinki Finnish, Swedish"),
     ("What is the comparison rate of the 2 Year Fixed Interest Only Rate?", "2 Year Fixed Interest Only Rate 4.44% 5.34%"),
-], ids=["countries", "rates"])
+    ("What is the comparison rate of the Extra Home Loan with a Loan to Valuation Ratio of 70% or less?",
+     "Extra Home Loan (Loan to Valuation Ratio <=70%) 3.79% 3.80%"),
+], ids=["countries", "rates", "rates-without-rules"])
 def test_a_question_on_a_scanned_table_cites_its_row(scanned_tables, question, row):
     root, _ = scanned_tables
     result = answer(question, index_dir=root / "index")

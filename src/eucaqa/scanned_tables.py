@@ -7,18 +7,24 @@ white space between them); each word Tesseract read goes to the cell holding
 most of its box, and each table is written one row to a paragraph, its cells in
 order, where Tesseract met its first word; the rest of the page is Tesseract's
 text as it was. A "table" whose columns read as running text (two columns of
-prose) is left to Tesseract (:func:`is_running_text`). :mod:`eucaqa.ocr` calls
-these on each page it reads.
+prose) is left to Tesseract (:func:`is_running_text`). A table with no rules
+that ``img2table`` misses still has its lines of figures written after their
+row's label (:func:`figures_beside_labels`). :mod:`eucaqa.ocr` calls these on
+each page it reads.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 #: A table's column reads as running text when at least this share of its cells, after the
 #: first, start with a small letter: they go on with the sentence of the cell above.
 RUNNING_TEXT_SHARE = 1 / 3
+#: A word of a line of figures: digits, signs and marks, with at most one letter (a dash or a
+#: mark Tesseract read as a letter).
+FIGURE_WORD = re.compile(r"[^A-Za-z]*[A-Za-z]?[^A-Za-z]*")
 
 
 @dataclass(frozen=True)
@@ -126,10 +132,15 @@ def _inside(word: Word, bbox) -> bool:
     return width * height > 0.5 * (right - left) * (bottom - top)
 
 
-def text_with_tables(words: list[Word], tables: list[list[list[TableCell]]]) -> str:
+def text_with_tables(words: list[Word], tables: list[list[list[TableCell]]],
+                     figures: dict[int, list[int]] | None = None) -> str:
     """The page's text: Tesseract's words, lines and paragraphs, but each table's words
     replaced by its rows (one paragraph a row, its cells' words in order), the table
-    standing where Tesseract read its first word."""
+    standing where Tesseract read its first word; and each line of figures
+    (:func:`figures_beside_labels`) written after its row's label instead of where it was."""
+    figures = figures or {}
+    moved = {index for indices in figures.values() for index in indices}
+    line_ends = {max(index for index, word in enumerate(words) if word.line == line): line for line in figures}
     table_of: dict[int, int] = {}
     table_texts = []
     for number, rows in enumerate(tables):
@@ -147,12 +158,71 @@ def text_with_tables(words: list[Word], tables: list[list[list[TableCell]]]) -> 
                 parts += ["\n\n", table_texts[table_of[index]]]
                 last = None
             continue
-        if last is None or last[0] != word.paragraph:
-            parts.append("\n\n")
-        elif last[1] != word.line:
-            parts.append("\n")
-        else:
-            parts.append(" ")
-        parts.append(word.text)
-        last = (word.paragraph, word.line)
+        if index not in moved:
+            if last is None or last[0] != word.paragraph:
+                parts.append("\n\n")
+            elif last[1] != word.line:
+                parts.append("\n")
+            else:
+                parts.append(" ")
+            parts.append(word.text)
+            last = (word.paragraph, word.line)
+        if index in line_ends:
+            parts += [" " + words[moved_index].text for moved_index in figures[line_ends[index]]]
     return "".join(parts).strip()
+
+
+def figures_beside_labels(words: list[Word], taken: set[int]) -> dict[int, list[int]]:
+    """Lines of figures that Tesseract read apart from their row's label, by the label line
+    they belong after: ``{line: indices of the figures' words, left to right}``.
+
+    A table with no rules that ``img2table`` does not find is read a column at a time:
+    the labels, then each column of figures as paragraphs of their own, often at the end
+    of the page. A line of figures (no word of two letters or more, a digit in it) that
+    opens its paragraph, or follows only such lines, goes to the leftmost paragraph of
+    other text left of it whose lines' height holds the figures' middle: the row's label.
+    It is written after the label's line nearest to it in height, or after the label's
+    last line when all the figures given to that label stand in one row. Words in
+    ``taken`` (the tables found) play no part."""
+    lines: dict[int, list[int]] = {}
+    for index, word in enumerate(words):
+        if index not in taken:
+            lines.setdefault(word.line, []).append(index)
+    box = {line: (min(words[i].box[0] for i in indices), min(words[i].box[1] for i in indices),
+                  max(words[i].box[2] for i in indices), max(words[i].box[3] for i in indices))
+           for line, indices in lines.items()}
+    figure_line = {line: any(c.isdigit() for i in indices for c in words[i].text)
+                   and all(FIGURE_WORD.fullmatch(words[i].text) for i in indices)
+                   for line, indices in lines.items()}
+    paragraph_lines: dict[int, list[int]] = {}
+    for line, indices in lines.items():
+        paragraph_lines.setdefault(words[indices[0]].paragraph, []).append(line)
+    movable, label_lines = [], {}
+    for paragraph, its_lines in paragraph_lines.items():
+        leading = 0
+        while leading < len(its_lines) and figure_line[its_lines[leading]]:
+            leading += 1
+        movable += its_lines[:leading]
+        if its_lines[leading:]:
+            label_lines[paragraph] = its_lines[leading:]
+    label_box = {paragraph: (min(box[line][0] for line in its_lines), min(box[line][1] for line in its_lines),
+                             max(box[line][2] for line in its_lines), max(box[line][3] for line in its_lines))
+                 for paragraph, its_lines in label_lines.items()}
+    given: dict[int, list[int]] = {}
+    for line in movable:
+        left, top, _, bottom = box[line]
+        middle = (top + bottom) / 2
+        holders = [paragraph for paragraph, (p_left, p_top, p_right, p_bottom) in label_box.items()
+                   if p_right <= left and p_top <= middle <= p_bottom]
+        if holders:
+            given.setdefault(min(holders, key=lambda paragraph: label_box[paragraph][0]), []).append(line)
+    placed: dict[int, list[int]] = {}
+    for paragraph, its_figures in given.items():
+        one_row = max(box[line][1] for line in its_figures) < min(box[line][3] for line in its_figures)
+        for line in its_figures:
+            middle = (box[line][1] + box[line][3]) / 2
+            after = label_lines[paragraph][-1] if one_row else min(
+                label_lines[paragraph], key=lambda label: max(box[label][1] - middle, middle - box[label][3], 0))
+            placed.setdefault(after, []).append(line)
+    return {after: [index for line in sorted(its_figures, key=lambda line: box[line][0]) for index in lines[line]]
+            for after, its_figures in placed.items()}
