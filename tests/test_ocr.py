@@ -278,7 +278,7 @@ def _word(text: str, left: int, top: int, line: int, paragraph: int):
 
 
 def test_only_lines_of_figures_beside_a_label_are_moved():
-    from eucaqa.scanned_tables import figures_beside_labels, text_with_tables
+    from eucaqa.scanned_tables import TableCell, figures_beside_labels, text_with_tables
 
     words = [
         _word("Gold", 0, 0, 0, 0), _word("Silver", 0, 40, 1, 0),  # labels, a row a line
@@ -292,6 +292,11 @@ def test_only_lines_of_figures_beside_a_label_are_moved():
     text = text_with_tables(words, [], figures_beside_labels(words, set()))
     assert text == "Gold 5.1%\nSilver 4.0%\n\nTin\nalloy 3.2% -\n\nThe rate\n2019.\n\n7"
     assert figures_beside_labels(words, {0, 1, 2, 3}) == {}  # labels in a table found are not labels
+    # a label line whose last word lies in a table found: its figures follow its last word outside it
+    words.append(_word("bar", 100, 40, 1, 0))
+    table = [[TableCell(0, [len(words) - 1])]]
+    text = text_with_tables(words, [table], figures_beside_labels(words, {len(words) - 1}))
+    assert text.startswith("Gold 5.1%\nSilver 4.0%\n\nTin") and text.endswith("7\n\nbar"), text
 
 
 @pytest.mark.parametrize(("question", "row"), [

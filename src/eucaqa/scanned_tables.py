@@ -140,7 +140,6 @@ def text_with_tables(words: list[Word], tables: list[list[list[TableCell]]],
     (:func:`figures_beside_labels`) written after its row's label instead of where it was."""
     figures = figures or {}
     moved = {index for indices in figures.values() for index in indices}
-    line_ends = {max(index for index, word in enumerate(words) if word.line == line): line for line in figures}
     table_of: dict[int, int] = {}
     table_texts = []
     for number, rows in enumerate(tables):
@@ -148,6 +147,9 @@ def text_with_tables(words: list[Word], tables: list[list[list[TableCell]]],
             table_of.update((index, number) for cell in cells for index in cell.words)
         table_texts.append("\n\n".join(" ".join(words[index].text for cell in cells for index in cell.words)
                                        for cells in rows if cells))
+    # a label line's last word outside the tables: its figures follow it
+    line_ends = {max(index for index, word in enumerate(words) if word.line == line and index not in table_of): line
+                 for line in figures}
     parts: list[str] = []
     written: set[int] = set()
     last = None  # (paragraph, line) of the word written last, or None after a table
