@@ -277,9 +277,6 @@ def _read_upright(image) -> tuple[str, int, int]:
     return engine.GetUTF8Text().strip(), confidence, turn
 
 
-_JOINED = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[a-z][,;:])(?=[A-Za-z]{2})|(?<=[a-z][.!?])(?=[A-Z][a-z])")
-
-
 _BROKEN_PARAGRAPH = re.compile(r"(?<![.!?:;\n])\n\n(?=[a-z])")
 #: A line is a heading or a running head, not a sentence going on, when more than this share
 #: of its words start with a capital ("CONSTITUTION OF THE UNITED STATES", "... /Proposed Rules").
@@ -298,6 +295,9 @@ def join_broken_paragraphs(text: str) -> str:
         return match.group() if not words or capitals > HEADING_CAPITALS_SHARE * len(words) else "\n"
 
     return _BROKEN_PARAGRAPH.sub(join, text)
+
+
+_JOINED = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[a-z][,;:])(?=[A-Za-z]{2})|(?<=[a-z][.!?])(?=[A-Z][a-z])")
 
 
 def split_joined_words(line: str) -> str:
