@@ -106,7 +106,18 @@ def table_rows(table, words: list[Word]) -> list[list[TableCell]]:
 def _nearest(word: Word, rows: list[int], bands: list[tuple[int, int]]) -> int:
     """Of ``rows``, the one whose band holds the middle of ``word``, or is nearest to it."""
     middle = (word.box[1] + word.box[3]) / 2
-    return min(rows, key=lambda row: max(bands[row][0] - middle, middle - bands[row][1], 0))
+    return min(rows, key=lambda row: _distance(middle, *bands[row]))
+
+
+def _distance(middle: float, top: float, bottom: float) -> float:
+    """How far ``middle`` stands above or below the band from ``top`` to ``bottom`` (0 inside it)."""
+    return max(top - middle, middle - bottom, 0)
+
+
+def _around(boxes) -> tuple[int, int, int, int]:
+    """The box (left, top, right, bottom) around ``boxes``."""
+    lefts, tops, rights, bottoms = zip(*boxes)
+    return min(lefts), min(tops), max(rights), max(bottoms)
 
 
 def is_running_text(rows: list[list[TableCell]], words: list[Word]) -> bool:
@@ -137,7 +148,8 @@ def text_with_tables(words: list[Word], tables: list[list[list[TableCell]]],
     """The page's text: Tesseract's words, lines and paragraphs, but each table's words
     replaced by its rows (one paragraph a row, its cells' words in order), the table
     standing where Tesseract read its first word; and each line of figures
-    (:func:`figures_beside_labels`) written after its row's label instead of where it was."""
+    (:func:`figures_beside_labels`: ``{word: the figures' words}``) written after that word
+    of its row's label instead of where it was."""
     figures = figures or {}
     moved = {index for indices in figures.values() for index in indices}
     table_of: dict[int, int] = {}
@@ -147,9 +159,6 @@ def text_with_tables(words: list[Word], tables: list[list[list[TableCell]]],
             table_of.update((index, number) for cell in cells for index in cell.words)
         table_texts.append("\n\n".join(" ".join(words[index].text for cell in cells for index in cell.words)
                                        for cells in rows if cells))
-    # a label line's last word outside the tables: its figures follow it
-    line_ends = {max(index for index, word in enumerate(words) if word.line == line and index not in table_of): line
-                 for line in figures}
     parts: list[str] = []
     written: set[int] = set()
     last = None  # (paragraph, line) of the word written last, or None after a table
@@ -169,14 +178,15 @@ def text_with_tables(words: list[Word], tables: list[list[list[TableCell]]],
                 parts.append(" ")
             parts.append(word.text)
             last = (word.paragraph, word.line)
-        if index in line_ends:
-            parts += [" " + words[moved_index].text for moved_index in figures[line_ends[index]]]
+        if index in figures:
+            parts += [" " + words[moved_index].text for moved_index in figures[index]]
     return "".join(parts).strip()
 
 
 def figures_beside_labels(words: list[Word], taken: set[int]) -> dict[int, list[int]]:
-    """Lines of figures that Tesseract read apart from their row's label, by the label line
-    they belong after: ``{line: indices of the figures' words, left to right}``.
+    """Lines of figures that Tesseract read apart from their row's label, by the word of the
+    label they belong after (its line's last word outside the tables found): ``{index of that
+    word: indices of the figures' words, left to right}``.
 
     A table with no rules that ``img2table`` does not find is read a column at a time:
     the labels, then each column of figures as paragraphs of their own, often at the end
@@ -190,9 +200,7 @@ def figures_beside_labels(words: list[Word], taken: set[int]) -> dict[int, list[
     for index, word in enumerate(words):
         if index not in taken:
             lines.setdefault(word.line, []).append(index)
-    box = {line: (min(words[i].box[0] for i in indices), min(words[i].box[1] for i in indices),
-                  max(words[i].box[2] for i in indices), max(words[i].box[3] for i in indices))
-           for line, indices in lines.items()}
+    box = {line: _around(words[i].box for i in indices) for line, indices in lines.items()}
     figure_line = {line: any(c.isdigit() for i in indices for c in words[i].text)
                    and all(FIGURE_WORD.fullmatch(words[i].text) for i in indices)
                    for line, indices in lines.items()}
@@ -207,9 +215,7 @@ def figures_beside_labels(words: list[Word], taken: set[int]) -> dict[int, list[
         movable += its_lines[:leading]
         if its_lines[leading:]:
             label_lines[paragraph] = its_lines[leading:]
-    label_box = {paragraph: (min(box[line][0] for line in its_lines), min(box[line][1] for line in its_lines),
-                             max(box[line][2] for line in its_lines), max(box[line][3] for line in its_lines))
-                 for paragraph, its_lines in label_lines.items()}
+    label_box = {paragraph: _around(box[line] for line in its_lines) for paragraph, its_lines in label_lines.items()}
     given: dict[int, list[int]] = {}
     for line in movable:
         left, top, _, bottom = box[line]
@@ -224,7 +230,7 @@ def figures_beside_labels(words: list[Word], taken: set[int]) -> dict[int, list[
         for line in its_figures:
             middle = (box[line][1] + box[line][3]) / 2
             after = label_lines[paragraph][-1] if one_row else min(
-                label_lines[paragraph], key=lambda label: max(box[label][1] - middle, middle - box[label][3], 0))
+                label_lines[paragraph], key=lambda label: _distance(middle, box[label][1], box[label][3]))
             placed.setdefault(after, []).append(line)
-    return {after: [index for line in sorted(its_figures, key=lambda line: box[line][0]) for index in lines[line]]
+    return {lines[after][-1]: [index for line in sorted(its_figures, key=lambda line: box[line][0]) for index in lines[line]]
             for after, its_figures in placed.items()}
